@@ -1,0 +1,53 @@
+# silk — the two commands of the README, and the pieces they stand on.
+#   make demo   install what is missing, build, run a real crawl
+#   make test   install, build with ASan+UBSan, run every test
+BUILD      ?= build
+TEST_BUILD ?= build-test
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev \
+               libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev
+
+.PHONY: all deps build test demo install clean vectors
+
+all: build
+
+# Installs the Debian packages silk needs, only when some are missing.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "silk: missing Debian packages:$$missing"; \
+	    echo "silk: run 'sudo make deps' (or apt-get install them) and try again"; exit 1; \
+	  fi; \
+	  echo "silk: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+	    { echo "silk: apt-get failed to install:$$missing"; exit 1; }; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	@echo "silk: built $(BUILD)/silk"
+
+test: deps
+	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSILK_SANITIZE=ON >/dev/null
+	cmake --build $(TEST_BUILD) -j$(JOBS)
+	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS); rc=$$?; \
+	  echo "--- golden vectors ---"; \
+	  grep -hE '^[a-z_]+\.jsonl: ' Testing/Temporary/LastTest.log || true; \
+	  exit $$rc
+
+demo: build
+	./$(BUILD)/silk version
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

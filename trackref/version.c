@@ -1,0 +1,3 @@
+#include "silk/silk.h"
+
+const char *silk_version(void) { return SILK_VERSION; }
