@@ -7,7 +7,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev \
-               libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev
+               libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev
 
 .PHONY: all deps build test demo install clean vectors
 
