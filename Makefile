@@ -4,6 +4,7 @@
 BUILD      ?= build
 TEST_BUILD ?= build-test
 PREFIX     ?= /usr/local
+SHELL      := /bin/bash
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev \
@@ -36,11 +37,12 @@ build: deps
 test: deps
 	cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSILK_SANITIZE=ON >/dev/null
 	cmake --build $(TEST_BUILD) -j$(JOBS)
-	cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS); rc=$$?; \
-	  echo "--- golden vectors ---"; \
-	  grep -hE '^[a-z_]+\.jsonl: ' Testing/Temporary/LastTest.log || true; \
+	  ctest --output-on-failure -j$(JOBS) 2>&1 | tee ctest.out; rc=$${PIPESTATUS[0]}; \
+	  echo "--- cmocka summaries and golden vectors ---"; \
+	  grep -hE '^\[  (PASSED|FAILED)  \]|^[a-z_]+\.jsonl: ' Testing/Temporary/LastTest.log || true; \
+	  grep -E 'tests passed, [0-9]+ tests failed' ctest.out || true; \
 	  exit $$rc
 
 demo: build
