@@ -1181,22 +1181,27 @@ static int detect(const char *ct, const unsigned char *body, size_t len,
         d->text_codec = codec_lookup(bom);
         return 0;
     }
-    if ((c = content_type_codec(ct)) || (c = declared_codec(body, len, &err))) {
-        d->name = c->name;
-    } else if (err) {
-        return err;
-    } else if (all_ascii(body, len)) {
-        /* _auto_detect_fun: the first of ascii, utf-8, cp1252 that decodes
-         * strictly, resolved (ascii -> cp1252) */
-        d->name = resolve_n("ascii", 5)->name;
-    } else if (utf8_valid_prefix(body, len) == len) {
-        d->name = "utf-8";
-    } else if (cp1252_strict(body, len)) {
-        d->name = "cp1252";
-    } else {
-        d->name = "ascii"; /* the unresolved default encoding */
+    if (!(c = content_type_codec(ct)) && !(c = declared_codec(body, len, &err))) {
+        if (err)
+            return err;
+        /* _body_inferred_encoding: _auto_detect_fun takes the first of
+         * ascii, utf-8, cp1252 that decodes strictly, resolved (ascii ->
+         * cp1252); when none does, the default "ascii" stays unresolved.
+         * The text is decoded with that very name. */
+        if (all_ascii(body, len))
+            d->name = resolve_n("ascii", 5)->name;
+        else if (utf8_valid_prefix(body, len) == len)
+            d->name = "utf-8";
+        else if (cp1252_strict(body, len))
+            d->name = "cp1252";
+        else
+            d->name = "ascii";
+        d->text_codec = codec_lookup(d->name);
+        return 0;
     }
-    /* TextResponse.text re-reads the name as a header charset. */
+    d->name = c->name;
+    /* A declared encoding: TextResponse.text re-reads the name as a header
+     * charset. */
     c = resolve_n(d->name, strlen(d->name));
     if (c && (!strcmp(c->name, "utf-16") || !strcmp(c->name, "utf-32"))) {
         c = codec_lookup(!strcmp(c->name, "utf-16") ? "utf-16-be"
