@@ -62,13 +62,14 @@ static void expect_ct(const char *ct, const char *want)
 {
     char out[SILK_ENCODING_NAME_MAX];
     int rc = silk_encoding_from_content_type(ct, out, sizeof out);
+    const char *shown = ct ? ct : "(null)";
     if (!want) {
         if (rc != SILK_ENOTFOUND)
-            fail_msg("content type '%s': expected none, got %s", ct, out);
+            fail_msg("content type '%s': expected none, got %s", shown, out);
         return;
     }
     if (rc || strcmp(out, want))
-        fail_msg("content type '%s': expected %s, got %s", ct, want, rc ? "none" : out);
+        fail_msg("content type '%s': expected %s, got %s", shown, want, rc ? "none" : out);
 }
 
 static void test_content_type(void **state)
