@@ -921,21 +921,34 @@ static int idna_label(sv label, silk_buf *out)
         silk_buf_append(out, label.p, label.n);
         return 0;
     }
-    uint32_t *ucs = silk_calloc(label.n + 1, sizeof *ucs);
-    if (!ucs)
+    /* Python's nameprep case-maps with str.lower() (current Unicode) where
+     * RFC 3454 has no entry; libidn's table is Unicode 3.2 only. Lowering
+     * first gives libidn what Python's mapping step would. */
+    silk_buf low = SILK_BUF_INIT;
+    py_lower(&low, label);
+    if (low.err) {
+        silk_buf_free(&low);
         return SILK_ENOMEM;
+    }
+    uint32_t *ucs = silk_calloc(low.len + 1, sizeof *ucs);
+    if (!ucs) {
+        silk_buf_free(&low);
+        return SILK_ENOMEM;
+    }
     size_t nu = 0;
-    const unsigned char *p = (const unsigned char *)label.p;
-    for (size_t i = 0; i < label.n;) {
+    const unsigned char *p = (const unsigned char *)low.data;
+    for (size_t i = 0; i < low.len;) {
         uint32_t cp;
-        size_t k = u8_decode(p + i, label.n - i, &cp);
+        size_t k = u8_decode(p + i, low.len - i, &cp);
         if (cp == UINT32_MAX) {
             silk_free(ucs);
+            silk_buf_free(&low);
             return 1;
         }
         ucs[nu++] = cp;
         i += k;
     }
+    silk_buf_free(&low);
     char buf[64 + 8];
     memset(buf, 0, sizeof buf);
     int r = idna_to_ascii_4i(ucs, nu, buf, IDNA_ALLOW_UNASSIGNED);
@@ -1099,13 +1112,17 @@ static int safe_sv(sv url, silk_buf *out)
             rc = SILK_ENOMEM;
             goto out;
         }
-        /* Deliberate difference: w3lib drops the brackets (docs/compat.md). */
-        if (bracketed)
+        /* Deliberate difference (docs/compat.md): w3lib drops the brackets
+         * of an IP literal. silk keeps them, and the literal as urlsplit
+         * validated it: IDNA would turn a non-ASCII zone id into punycode
+         * that no longer parses as an address. */
+        if (bracketed) {
             silk_buf_putc(&netloc, '[');
-        if ((rc = idna_or_raw(sv_make(low.data, low.len), &netloc)) < 0)
-            goto out;
-        if (bracketed)
+            silk_buf_append(&netloc, low.data, low.len);
             silk_buf_putc(&netloc, ']');
+        } else if ((rc = idna_or_raw(sv_make(low.data, low.len), &netloc)) < 0) {
+            goto out;
+        }
     }
     if (portval >= 0)
         silk_buf_printf(&netloc, ":%ld", portval);
