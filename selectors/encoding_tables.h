@@ -3008,6 +3008,44 @@ static const struct enc_mb_override enc_mb_over_euc_jp[] = {
     {0x038fa2b7, 1, {0x7e, 0x0}},
 };
 
+static const uint32_t enc_mb_single_euc_kr[256] = {
+    0x00000000,0x00000001,0x00000002,0x00000003,0x00000004,0x00000005,0x00000006,0x00000007,
+    0x00000008,0x00000009,0x0000000a,0x0000000b,0x0000000c,0x0000000d,0x0000000e,0x0000000f,
+    0x00000010,0x00000011,0x00000012,0x00000013,0x00000014,0x00000015,0x00000016,0x00000017,
+    0x00000018,0x00000019,0x0000001a,0x0000001b,0x0000001c,0x0000001d,0x0000001e,0x0000001f,
+    0x00000020,0x00000021,0x00000022,0x00000023,0x00000024,0x00000025,0x00000026,0x00000027,
+    0x00000028,0x00000029,0x0000002a,0x0000002b,0x0000002c,0x0000002d,0x0000002e,0x0000002f,
+    0x00000030,0x00000031,0x00000032,0x00000033,0x00000034,0x00000035,0x00000036,0x00000037,
+    0x00000038,0x00000039,0x0000003a,0x0000003b,0x0000003c,0x0000003d,0x0000003e,0x0000003f,
+    0x00000040,0x00000041,0x00000042,0x00000043,0x00000044,0x00000045,0x00000046,0x00000047,
+    0x00000048,0x00000049,0x0000004a,0x0000004b,0x0000004c,0x0000004d,0x0000004e,0x0000004f,
+    0x00000050,0x00000051,0x00000052,0x00000053,0x00000054,0x00000055,0x00000056,0x00000057,
+    0x00000058,0x00000059,0x0000005a,0x0000005b,0x0000005c,0x0000005d,0x0000005e,0x0000005f,
+    0x00000060,0x00000061,0x00000062,0x00000063,0x00000064,0x00000065,0x00000066,0x00000067,
+    0x00000068,0x00000069,0x0000006a,0x0000006b,0x0000006c,0x0000006d,0x0000006e,0x0000006f,
+    0x00000070,0x00000071,0x00000072,0x00000073,0x00000074,0x00000075,0x00000076,0x00000077,
+    0x00000078,0x00000079,0x0000007a,0x0000007b,0x0000007c,0x0000007d,0x0000007e,0x0000007f,
+    0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,
+    0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,
+    0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,
+    0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,0xfffffffd,
+    0xfffffffd,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xfffffffd,0xfffffffd,0xfffffffd,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xfffffffd,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,
+    0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xffffffff,0xfffffffd,0xfffffffd,
+};
+static const struct enc_mb_override enc_mb_over_euc_kr[] = {
+    {0x0200a2e8, 0, {1, 0}},
+};
+
 static const uint32_t enc_mb_single_gb18030[256] = {
     0x00000000,0x00000001,0x00000002,0x00000003,0x00000004,0x00000005,0x00000006,0x00000007,
     0x00000008,0x00000009,0x0000000a,0x0000000b,0x0000000c,0x0000000d,0x0000000e,0x0000000f,
@@ -3343,6 +3381,7 @@ static const struct enc_mb_codec enc_mb_codecs[] = {
     {"euc_jis_2004", "EUC-JISX0213", "EUC-JP", enc_mb_single_euc_jis_2004, enc_mb_over_euc_jis_2004, 4},
     {"euc_jisx0213", "EUC-JISX0213", "EUC-JP", enc_mb_single_euc_jisx0213, enc_mb_over_euc_jisx0213, 15},
     {"euc_jp", "EUC-JP", NULL, enc_mb_single_euc_jp, enc_mb_over_euc_jp, 1},
+    {"euc_kr", "EUC-KR", NULL, enc_mb_single_euc_kr, enc_mb_over_euc_kr, 1},
     {"gb18030", "GB18030", NULL, enc_mb_single_gb18030, enc_mb_over_gb18030, 25},
     {"gb2312", "EUC-CN", NULL, enc_mb_single_gb2312, enc_mb_over_gb2312, 0},
     {"gbk", "GBK", NULL, enc_mb_single_gbk, enc_mb_over_gbk, 0},
@@ -3402,10 +3441,10 @@ static const struct enc_codec enc_codecs[] = {
     {"euc_jis_2004", "euc_jis_2004", ENC_MBCS, 5, "EUC-JISX0213"},
     {"euc_jisx0213", "euc_jisx0213", ENC_MBCS, 6, "EUC-JISX0213"},
     {"euc_jp", "euc_jp", ENC_MBCS, 7, "EUC-JP"},
-    {"euc_kr", "euc_kr", ENC_ICONV, -1, "EUC-KR"},
-    {"gb18030", "gb18030", ENC_MBCS, 8, "GB18030"},
-    {"gb2312", "gb2312", ENC_MBCS, 9, "EUC-CN"},
-    {"gbk", "gbk", ENC_MBCS, 10, "GBK"},
+    {"euc_kr", "euc_kr", ENC_MBCS, 8, "EUC-KR"},
+    {"gb18030", "gb18030", ENC_MBCS, 9, "GB18030"},
+    {"gb2312", "gb2312", ENC_MBCS, 10, "EUC-CN"},
+    {"gbk", "gbk", ENC_MBCS, 11, "GBK"},
     {"hex_codec", "hex", ENC_UNSUPPORTED, -1, NULL},
     {"hp_roman8", "hp-roman8", ENC_SBCS, 39, NULL},
     {"hz", "hz", ENC_UNSUPPORTED, -1, NULL},
@@ -3432,7 +3471,7 @@ static const struct enc_codec enc_codecs[] = {
     {"iso8859_7", "iso8859-7", ENC_SBCS, 51, NULL},
     {"iso8859_8", "iso8859-8", ENC_SBCS, 52, NULL},
     {"iso8859_9", "iso8859-9", ENC_SBCS, 53, NULL},
-    {"johab", "johab", ENC_MBCS, 11, "JOHAB"},
+    {"johab", "johab", ENC_MBCS, 12, "JOHAB"},
     {"koi8_r", "koi8-r", ENC_SBCS, 54, NULL},
     {"koi8_t", "koi8-t", ENC_SBCS, 55, NULL},
     {"koi8_u", "koi8-u", ENC_SBCS, 56, NULL},
@@ -3454,9 +3493,9 @@ static const struct enc_codec enc_codecs[] = {
     {"quopri_codec", "quopri", ENC_UNSUPPORTED, -1, NULL},
     {"raw_unicode_escape", "raw-unicode-escape", ENC_UNSUPPORTED, -1, NULL},
     {"rot_13", "rot-13", ENC_UNSUPPORTED, -1, NULL},
-    {"shift_jis", "shift_jis", ENC_MBCS, 12, "SJIS"},
-    {"shift_jis_2004", "shift_jis_2004", ENC_MBCS, 13, "SHIFT_JISX0213"},
-    {"shift_jisx0213", "shift_jisx0213", ENC_MBCS, 14, "SHIFT_JISX0213"},
+    {"shift_jis", "shift_jis", ENC_MBCS, 13, "SJIS"},
+    {"shift_jis_2004", "shift_jis_2004", ENC_MBCS, 14, "SHIFT_JISX0213"},
+    {"shift_jisx0213", "shift_jisx0213", ENC_MBCS, 15, "SHIFT_JISX0213"},
     {"tis_620", "tis-620", ENC_SBCS, 70, NULL},
     {"undefined", "undefined", ENC_UNSUPPORTED, -1, NULL},
     {"unicode_escape", "unicode-escape", ENC_UNSUPPORTED, -1, NULL},
@@ -3466,12 +3505,15 @@ static const struct enc_codec enc_codecs[] = {
     {"utf_32", "utf-32", ENC_UTF32, -1, NULL},
     {"utf_32_be", "utf-32-be", ENC_UTF32BE, -1, NULL},
     {"utf_32_le", "utf-32-le", ENC_UTF32LE, -1, NULL},
-    {"utf_7", "utf-7", ENC_ICONV, -1, "UTF-7"},
+    {"utf_7", "utf-7", ENC_UTF7, -1, NULL},
     {"utf_8", "utf-8", ENC_UTF8, -1, NULL},
     {"utf_8_sig", "utf-8-sig", ENC_UTF8SIG, -1, NULL},
     {"uu_codec", "uu", ENC_UNSUPPORTED, -1, NULL},
     {"zlib_codec", "zlib", ENC_UNSUPPORTED, -1, NULL},
 };
+
+static const uint8_t enc_euckr_cho[30] = {0, 1, 255, 2, 255, 255, 3, 4, 5, 255, 255, 255, 255, 255, 255, 255, 6, 7, 8, 255, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+static const uint8_t enc_euckr_jong[30] = {1, 2, 3, 4, 5, 6, 7, 255, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 255, 18, 19, 20, 21, 22, 255, 23, 24, 25, 26, 27};
 
 /* GB18030 four-byte BMP area: linear index -> code point runs (0 = unmapped). */
 static const struct enc_gb_run { uint16_t lin; uint16_t cp; } enc_gb18030_runs[] = {

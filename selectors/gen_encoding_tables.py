@@ -63,7 +63,7 @@ UNSUPPORTED = {"idna", "punycode", "undefined", "unicode_escape",
 SPECIAL = {
     "utf_8": "UTF8", "utf_8_sig": "UTF8SIG", "utf_16": "UTF16",
     "utf_16_le": "UTF16LE", "utf_16_be": "UTF16BE", "utf_32": "UTF32",
-    "utf_32_le": "UTF32LE", "utf_32_be": "UTF32BE",
+    "utf_32_le": "UTF32LE", "utf_32_be": "UTF32BE", "utf_7": "UTF7",
 }
 # Stateless multibyte codecs: iconv name for the bulk of the table.
 MBCS = {
@@ -71,7 +71,7 @@ MBCS = {
     "cp949": "CP949", "cp950": "CP950", "euc_jis_2004": "EUC-JISX0213",
     "euc_jisx0213": "EUC-JISX0213", "euc_jp": "EUC-JP",
     "gb18030": "GB18030", "gb2312": "EUC-CN", "gbk": "GBK",
-    "johab": "JOHAB", "shift_jis": "SJIS", "shift_jis_2004": "SHIFT_JISX0213",
+    "johab": "JOHAB", "euc_kr": "EUC-KR", "shift_jis": "SJIS", "shift_jis_2004": "SHIFT_JISX0213",
     "shift_jisx0213": "SHIFT_JISX0213",
 }
 # Where Python's decoder falls back to a second table (JIS X 0212 after
@@ -82,10 +82,7 @@ ICONV = {
     "iso2022_jp": "ISO-2022-JP", "iso2022_jp_1": "ISO-2022-JP-2",
     "iso2022_jp_2": "ISO-2022-JP-2", "iso2022_jp_2004": "ISO-2022-JP-3",
     "iso2022_jp_3": "ISO-2022-JP-3", "iso2022_jp_ext": "ISO-2022-JP-2",
-    "iso2022_kr": "ISO-2022-KR", "utf_7": "UTF-7",
-    # euc_kr: its KS X 1001 Annex 3 make-up sequences are not emulated;
-    # w3lib always translates euc_kr to cp949 anyway.
-    "euc_kr": "EUC-KR",
+    "iso2022_kr": "ISO-2022-KR",
 }
 
 
@@ -135,6 +132,8 @@ def need_len(mod, b1, b2):
         return 4
     if mod in ("euc_jp", "euc_jis_2004", "euc_jisx0213") and b1 == 0x8F:
         return 3
+    if mod == "euc_kr" and b1 == 0xA4 and b2 == 0xD4:
+        return 8  # KS X 1001:1998 Annex 3 make-up sequence
     return 2
 
 
@@ -217,6 +216,24 @@ def mbcs_tables(mod, iconv_name):
     for seq, py in overrides.items():
         assert isinstance(py, int) or 1 <= len(py) <= 2, (mod, seq, py)
     return singles, overrides
+
+
+def euckr_jamo():
+    """CPython's choseong / jongseong tables for EUC-KR make-up sequences,
+    indexed by the byte minus 0xA1 (0xFF: not that kind of jamo)."""
+    cho, jong = [], []
+    for x in range(0xA1, 0xBF):
+        try:
+            t = bytes([0xA4, 0xD4, 0xA4, x, 0xA4, 0xBF, 0xA4, 0xD4]).decode("euc_kr")
+            cho.append((ord(t) - 0xAC00) // 588)
+        except UnicodeDecodeError:
+            cho.append(0xFF)
+        try:
+            t = bytes([0xA4, 0xD4, 0xA4, 0xA1, 0xA4, 0xBF, 0xA4, x]).decode("euc_kr")
+            jong.append((ord(t) - 0xAC00) % 28)
+        except UnicodeDecodeError:
+            jong.append(0xFF)
+    return cho, jong
 
 
 def gb18030_ranges():
@@ -345,6 +362,12 @@ def main():
         w("    {%s, %s, %s, %d, %s},\n" % (cstr(m), cstr(name), kind, idx,
                                           iconv))
     w("};\n\n")
+
+    cho, jong = euckr_jamo()
+    w("static const uint8_t enc_euckr_cho[30] = {%s};\n" %
+      ", ".join("%d" % v for v in cho))
+    w("static const uint8_t enc_euckr_jong[30] = {%s};\n\n" %
+      ", ".join("%d" % v for v in jong))
 
     runs = gb18030_ranges()
     w("/* GB18030 four-byte BMP area: linear index -> code point runs "
