@@ -926,6 +926,9 @@ static bool py_request_rate(const char *s, size_t n, silk_robots_rate *rate)
 typedef struct rule {
     size_t off, len; /* the pattern in the pool: '*' runs collapsed, no final '$' */
     size_t pri;      /* protego's priority: code points of the whole pattern */
+    size_t seg0;   /* bytes before the first '*' (len when none) */
+    uint64_t pre;  /* up to 8 of those bytes, to reject most rules at once */
+    uint64_t mask;
     bool allow;
     bool anchored; /* the pattern ended with '$' */
     bool star;
@@ -1140,6 +1143,37 @@ static void rule_push(parser *ps, const char *q, size_t n, bool allow)
         ps->err = SILK_ENOMEM;
         return;
     }
+    if (ru->star) {
+        /* protego builds a regex from the pieces between stars and leaves a
+         * piece that is exactly "$" unescaped: an end-of-URL assertion in
+         * the middle ("/x*?y*$*" from a query). What follows it can then only
+         * match the empty string. */
+        const char *p = ps->pool.data + ru->off, *e = p + ru->len;
+        const char *seg = p;
+        while (seg <= e) {
+            const char *st = memchr(seg, '*', (size_t)(e - seg));
+            const char *se = st ? st : e;
+            if (se - seg == 1 && seg[0] == '$') {
+                for (const char *t = se; t < e; t++)
+                    if (*t != '*' && !(*t == '$' && t[-1] == '*' && (t + 1 == e || t[1] == '*')))
+                        return; /* text after the end: it never matches */
+                if (seg == p)
+                    return; /* "$*...": only an empty URL, and there is none */
+                ru->len = (size_t)(seg - p);
+                ru->anchored = false;
+                break;
+            }
+            if (!st)
+                break;
+            seg = st + 1;
+        }
+    }
+    const char *p = ps->pool.data + ru->off;
+    const char *st = ru->star ? memchr(p, '*', ru->len) : NULL;
+    ru->seg0 = st ? (size_t)(st - p) : ru->len;
+    size_t k = ru->seg0 < 8 ? ru->seg0 : 8;
+    memcpy(&ru->pre, p, k);
+    memset(&ru->mask, 0xff, k);
     r->nrules++;
 }
 
@@ -1595,23 +1629,48 @@ int silk_robots_agent(const silk_robots *r, const char *user_agent)
     return (int)best_i;
 }
 
+/* memmem, without its setup cost for the short needles robots.txt patterns
+ * are made of; at most 16 compares per haystack byte either way. */
+static const char *find(const char *h, size_t n, const char *nd, size_t m)
+{
+    if (m == 0)
+        return h;
+    if (m > n)
+        return NULL;
+    if (m > 16)
+        return memmem(h, n, nd, m);
+    const char *end = h + (n - m) + 1;
+    while (h < end) {
+        h = memchr(h, nd[0], (size_t)(end - h));
+        if (!h)
+            return NULL;
+        if (memcmp(h + 1, nd + 1, m - 1) == 0)
+            return h;
+        h++;
+    }
+    return NULL;
+}
+
 /* _URLPattern.match: anchored at the start; '*' is any run; the end is
  * anchored only when the pattern ended with '$'. Segments between stars
  * are found leftmost-first, which is enough for a glob without '?' and
  * keeps the match linear. */
-static bool rule_match(const silk_robots *r, const rule *ru, const char *s, size_t n)
+static bool rule_match(const silk_robots *r, const rule *ru, const char *s, size_t n,
+                       uint64_t head)
 {
     const char *p = r->pool + ru->off;
     size_t m = ru->len;
 
+    if (n < ru->seg0 || (head & ru->mask) != ru->pre)
+        return false;
     if (!ru->star) {
-        if (ru->anchored)
-            return n == m && memcmp(s, p, m) == 0;
-        return n >= m && memcmp(s, p, m) == 0;
+        if (ru->anchored && n != m)
+            return false;
+        return m <= 8 || memcmp(s + 8, p + 8, m - 8) == 0;
     }
-    const char *st = memchr(p, '*', m);
-    size_t seg = (size_t)(st - p);
-    if (n < seg || memcmp(s, p, seg) != 0)
+    size_t seg = ru->seg0;
+    const char *st = p + seg;
+    if (seg > 8 && memcmp(s + 8, p + 8, seg - 8) != 0)
         return false;
     size_t pos = seg;
     p = st + 1;
@@ -1621,11 +1680,11 @@ static bool rule_match(const silk_robots *r, const rule *ru, const char *s, size
         if (!st) {
             if (ru->anchored)
                 return n - pos >= m && memcmp(s + n - m, p, m) == 0;
-            return m == 0 || memmem(s + pos, n - pos, p, m) != NULL;
+            return find(s + pos, n - pos, p, m) != NULL;
         }
         seg = (size_t)(st - p);
         if (seg) {
-            const char *f = memmem(s + pos, n - pos, p, seg);
+            const char *f = find(s + pos, n - pos, p, seg);
             if (!f)
                 return false;
             pos = (size_t)(f - s) + seg;
@@ -1654,6 +1713,8 @@ bool silk_robots_agent_allowed(const silk_robots *r, int agent, const char *url)
         allow = false;
         goto out;
     }
+    uint64_t head = 0;
+    memcpy(&head, path.p, path.len < 8 ? path.len : 8);
     for (size_t k = 0; k < rs->iv_count; k++) {
         const interval *iv = &r->ivs[rs->iv_first + k];
         for (size_t c = iv->chunk; c < r->nchunks && r->chunks[c] < iv->rule_e; c++) {
@@ -1662,7 +1723,7 @@ bool silk_robots_agent_allowed(const silk_robots *r, int agent, const char *url)
                 if (found && (ru->pri < best_pri ||
                               (ru->pri == best_pri && (best_allow || !ru->allow))))
                     break;
-                if (rule_match(r, ru, path.p, path.len)) {
+                if (rule_match(r, ru, path.p, path.len, head)) {
                     found = true;
                     best_pri = ru->pri;
                     best_allow = ru->allow;
