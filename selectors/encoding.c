@@ -850,8 +850,17 @@ static void dec_sbcs(writer *w, const uint16_t *tab, const unsigned char *s,
 
 /* ------------------------------------------------------- multibyte -- */
 
+#define MB_CACHE 1024
+
+struct mb_cache_entry {
+    uint32_t key; /* 0: empty (no sequence has length 0) */
+    uint8_t n;
+    uint32_t cp[2];
+};
+
 typedef struct {
     iconv_t cd[2];
+    struct mb_cache_entry cache[MB_CACHE];
 } mb_iconv;
 
 /* One character of exactly n bytes through cd; the code points it made
@@ -1028,17 +1037,21 @@ static void dec_mbcs(writer *w, const struct enc_mb_codec *mb, mb_iconv *ic,
             }
             continue;
         }
-        uint32_t cp[2];
-        int got = iconv_one(ic->cd[0], s + i, need, cp);
-        if (!got)
-            got = iconv_one(ic->cd[1], s + i, need, cp);
-        if (!got) {
+        /* Text repeats its characters: remember what iconv said. */
+        struct mb_cache_entry *ce = &ic->cache[(key ^ (key >> 11)) % MB_CACHE];
+        if (ce->key != key) {
+            ce->key = key;
+            ce->n = (uint8_t)iconv_one(ic->cd[0], s + i, need, ce->cp);
+            if (!ce->n)
+                ce->n = (uint8_t)iconv_one(ic->cd[1], s + i, need, ce->cp);
+        }
+        if (!ce->n) {
             w_cp(w, REPLACEMENT);
             i++;
             continue;
         }
-        for (int k = 0; k < got; k++)
-            w_cp(w, cp[k]);
+        for (int k = 0; k < ce->n; k++)
+            w_cp(w, ce->cp[k]);
         i += need;
     }
 }
@@ -1173,21 +1186,25 @@ static int decode_with(const struct enc_codec *c, const unsigned char *s,
         break;
     case ENC_MBCS: {
         const struct enc_mb_codec *mb = &enc_mb_codecs[c->index];
-        mb_iconv ic;
-        ic.cd[0] = iconv_open("UTF-32LE", mb->iconv);
-        ic.cd[1] = mb->iconv_fallback ? iconv_open("UTF-32LE",
-                                                   mb->iconv_fallback)
-                                      : (iconv_t)-1;
-        if (ic.cd[0] == (iconv_t)-1) {
+        mb_iconv *ic = silk_calloc(1, sizeof(*ic));
+        if (!ic) {
+            silk_free(w.data);
+            return silk_error(SILK_ENOMEM, "encoding: out of memory");
+        }
+        ic->cd[0] = iconv_open("UTF-32LE", mb->iconv);
+        ic->cd[1] = mb->iconv_fallback
+                        ? iconv_open("UTF-32LE", mb->iconv_fallback)
+                        : (iconv_t)-1;
+        if (ic->cd[0] == (iconv_t)-1)
             rc = silk_error(SILK_ENOTFOUND, "encoding: iconv has no '%s'",
                             mb->iconv);
-        } else {
-            dec_mbcs(&w, mb, &ic, s, len);
-        }
-        if (ic.cd[0] != (iconv_t)-1)
-            iconv_close(ic.cd[0]);
-        if (ic.cd[1] != (iconv_t)-1)
-            iconv_close(ic.cd[1]);
+        else
+            dec_mbcs(&w, mb, ic, s, len);
+        if (ic->cd[0] != (iconv_t)-1)
+            iconv_close(ic->cd[0]);
+        if (ic->cd[1] != (iconv_t)-1)
+            iconv_close(ic->cd[1]);
+        silk_free(ic);
         break;
     }
     case ENC_ICONV:
