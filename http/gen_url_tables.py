@@ -18,7 +18,7 @@ for c in range(0x80, 0x110000):
     l = chr(c).lower()
     if l != chr(c) and len(l) == 1:
         low[c] = ord(l) - c
-runs = []
+runs = []  # lower-case runs
 remaining = set(low)
 while remaining:
     c = min(remaining)
@@ -55,6 +55,58 @@ sp = [c for c in range(0x110000) if chr(c).isspace()]
 w("/* str.isspace(): what \\s matches in a Python str regex. */")
 w("static const uint32_t silk__py_space[] = {")
 w("    " + ", ".join("0x%X" % c for c in sp) + ",")
+w("};\n")
+
+def ranges(cps):
+    cps = sorted(cps)
+    out = []
+    for c in cps:
+        if out and out[-1][1] == c - 1:
+            out[-1][1] = c
+        else:
+            out.append([c, c])
+    return out
+
+# Canonical combining classes of the running Python (unicodedata.combining):
+# CPython's ucd_3_2_0 normalisation reorders with these, not with 3.2's.
+w("/* Canonical combining class (current Unicode) as runs of one class. */")
+w("typedef struct { uint32_t first, last; uint8_t ccc; } silk__ccc_run;")
+w("static const silk__ccc_run silk__ccc_runs[] = {")
+cruns = []  # lower-case runs
+for c in range(0x110000):
+    k = unicodedata.combining(chr(c))
+    if not k:
+        continue
+    if cruns and cruns[-1][1] == c - 1 and cruns[-1][2] == k:
+        cruns[-1][1] = c
+    else:
+        cruns.append([c, c, k])
+for a, b, k in cruns:
+    w("    {0x%X, 0x%X, %d}," % (a, b, k))
+w("};\n")
+
+# Final_Sigma context of str.lower(): which characters are cased and which
+# are case-ignorable, probed through str.lower() itself.
+cased, ignorable = [], []
+for c in range(0x110000):
+    if 0xD800 <= c <= 0xDFFF:
+        continue
+    x = chr(c)
+    f1 = ("1" + x + "\u03a3").lower()[-1] == "\u03c2"
+    f3 = ("A" + x + "\u03a3").lower()[-1] == "\u03c2"
+    if f3 and not f1:
+        ignorable.append(c)
+    if f1:
+        cased.append(c)
+w("/* str.lower() Final_Sigma context: case-ignorable and (non-ignorable)")
+w(" * cased characters, as ranges. */")
+w("static const uint32_t silk__case_ignorable[][2] = {")
+for a, b in ranges(ignorable):
+    w("    {0x%X, 0x%X}," % (a, b))
+w("};")
+w("static const uint32_t silk__cased[][2] = {")
+for a, b in ranges(cased):
+    w("    {0x%X, 0x%X}," % (a, b))
 w("};\n")
 w("#endif")
 print("\n".join(out))

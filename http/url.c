@@ -12,7 +12,8 @@
 #define _GNU_SOURCE /* memmem */
 #include "silk/url.h"
 
-#include <idna.h>
+#include <punycode.h>
+#include <stringprep.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,70 @@ static uint32_t py_lower_cp(uint32_t cp)
     return cp;
 }
 
+static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid][0])
+            hi = mid;
+        else if (cp > r[mid][1])
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+static bool case_ignorable(uint32_t cp)
+{
+    return in_ranges(silk__case_ignorable,
+                     sizeof silk__case_ignorable / sizeof silk__case_ignorable[0],
+                     cp);
+}
+
+static bool cased(uint32_t cp)
+{
+    return in_ranges(silk__cased, sizeof silk__cased / sizeof silk__cased[0], cp);
+}
+
+/* Code point ending just before byte i of valid UTF-8 p; *start is where
+ * it begins. */
+static uint32_t u8_prev(const unsigned char *p, size_t n, size_t i, size_t *start)
+{
+    size_t j = i - 1;
+    while (j > 0 && (p[j] & 0xC0) == 0x80 && i - j < 4)
+        j--;
+    uint32_t cp;
+    u8_decode(p + j, n - j, &cp);
+    *start = j;
+    return cp;
+}
+
+/* str.lower() of U+03A3 at byte i (k bytes long): the Final_Sigma rule. */
+static uint32_t lower_sigma(const unsigned char *p, size_t n, size_t i, size_t k)
+{
+    uint32_t c = 0;
+    size_t j = i;
+    bool found = false;
+    while (j > 0) {
+        c = u8_prev(p, n, j, &j);
+        if (!case_ignorable(c)) {
+            found = true;
+            break;
+        }
+    }
+    if (!found || !cased(c))
+        return 0x3C3;
+    for (j = i + k; j < n;) {
+        size_t l = u8_decode(p + j, n - j, &c);
+        if (!case_ignorable(c))
+            return cased(c) ? 0x3C3 : 0x3C2;
+        j += l;
+    }
+    return 0x3C2;
+}
+
 /* Appends Python's s.lower() (s is valid UTF-8). */
 static void py_lower(silk_buf *b, sv s)
 {
@@ -263,6 +328,8 @@ static void py_lower(silk_buf *b, sv s)
             silk_buf_append(b, s.p + i, k);
         } else if (cp == 0x130) {
             silk_buf_append(b, "i\xCC\x87", 3);
+        } else if (cp == 0x3A3) {
+            u8_put(b, lower_sigma(p, s.n, i, k));
         } else {
             u8_put(b, py_lower_cp(cp));
         }
@@ -912,9 +979,134 @@ static bool is_idna_dot(const char *p, size_t n, size_t *len)
     return false;
 }
 
-/* ToASCII of one label. Returns 0, 1 (UnicodeError) or SILK_ENOMEM. */
+/* libidn searches its tables by size, which only its own nameprep profile
+ * records: take each table's size from there. */
+static size_t np_size(const Stringprep_table_element *t)
+{
+    for (const Stringprep_profile *p = stringprep_nameprep; p->operation; p++)
+        if (p->table == t)
+            return p->table_size;
+    return 0;
+}
+
+#define NP_STEP(op, t) {(op), 0, (t), np_size(t)}
+
+/* Canonical combining class as CPython's unicodedata has it. */
+static unsigned ccc_of(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof silk__ccc_runs / sizeof silk__ccc_runs[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < silk__ccc_runs[mid].first)
+            hi = mid;
+        else if (cp > silk__ccc_runs[mid].last)
+            lo = mid + 1;
+        else
+            return silk__ccc_runs[mid].ccc;
+    }
+    return 0;
+}
+
+/* Stable sort of every run of non-starters by combining class. */
+static int canonical_order(uint32_t *u, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (ccc_of(u[i]) == 0) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && ccc_of(u[j]) != 0)
+            j++;
+        if (j - i <= 32) {
+            for (size_t a = i + 1; a < j; a++) {
+                uint32_t x = u[a];
+                unsigned cx = ccc_of(x);
+                size_t b = a;
+                while (b > i && ccc_of(u[b - 1]) > cx) {
+                    u[b] = u[b - 1];
+                    b--;
+                }
+                u[b] = x;
+            }
+        } else { /* long runs: counting sort, linear */
+            size_t count[257] = {0};
+            uint32_t *tmp = silk_calloc(j - i, sizeof *tmp);
+            if (!tmp)
+                return SILK_ENOMEM;
+            for (size_t a = i; a < j; a++)
+                count[ccc_of(u[a]) + 1]++;
+            for (size_t c = 1; c < 257; c++)
+                count[c] += count[c - 1];
+            for (size_t a = i; a < j; a++)
+                tmp[count[ccc_of(u[a])]++] = u[a];
+            memcpy(u + i, tmp, (j - i) * sizeof *u);
+            silk_free(tmp);
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* encodings.idna.nameprep on ucs[0..*n) (capacity cap), in place.
+ * Returns 0, 1 (UnicodeError) or SILK_ENOMEM. libidn's tables are Unicode
+ * 3.2, as Python's ucd_3_2_0; but CPython orders combining marks by the
+ * current combining classes, so characters added after 3.2 that are marks
+ * are put back in that order after libidn's NFKC. */
+static int nameprep(uint32_t *ucs, size_t *n, size_t cap)
+{
+    const Stringprep_profile np_map[] = {
+        NP_STEP(STRINGPREP_MAP_TABLE, stringprep_rfc3454_B_1),
+        NP_STEP(STRINGPREP_MAP_TABLE, stringprep_rfc3454_B_2),
+        {0, 0, NULL, 0},
+    };
+    const Stringprep_profile np_check[] = {
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_1_2),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_2_2),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_3),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_4),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_5),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_6),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_7),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_8),
+        NP_STEP(STRINGPREP_PROHIBIT_TABLE, stringprep_rfc3454_C_9),
+        {STRINGPREP_BIDI, 0, NULL, 0},
+        NP_STEP(STRINGPREP_BIDI_PROHIBIT_TABLE, stringprep_rfc3454_C_8),
+        NP_STEP(STRINGPREP_BIDI_RAL_TABLE, stringprep_rfc3454_D_1),
+        NP_STEP(STRINGPREP_BIDI_L_TABLE, stringprep_rfc3454_D_2),
+        {0, 0, NULL, 0},
+    };
+
+    if (stringprep_4i(ucs, n, cap, 0, np_map) != STRINGPREP_OK)
+        return 1;
+    uint32_t *norm = stringprep_ucs4_nfkc_normalize(ucs, (ssize_t)*n);
+    if (!norm)
+        return SILK_ENOMEM;
+    size_t w = 0;
+    while (norm[w] && w + 1 < cap)
+        w++;
+    bool fits = norm[w] == 0;
+    memcpy(ucs, norm, w * sizeof *ucs);
+    free(norm); /* libidn's allocation */
+    if (!fits)
+        return 1;
+    *n = w;
+    int rc = canonical_order(ucs, w);
+    if (rc < 0)
+        return rc;
+    if (stringprep_4i(ucs, n, cap, 0, np_check) != STRINGPREP_OK)
+        return 1;
+    return 0;
+}
+
+/* ToASCII of one label (encodings.idna.ToASCII). Returns 0, 1
+ * (UnicodeError) or SILK_ENOMEM. */
 static int idna_label(sv label, silk_buf *out)
 {
+    silk_buf low = SILK_BUF_INIT;
+    uint32_t *ucs = NULL;
+    int rc = 0;
+
     if (sv_ascii(label)) {
         if (label.n == 0 || label.n >= 64)
             return 1;
@@ -924,40 +1116,61 @@ static int idna_label(sv label, silk_buf *out)
     /* Python's nameprep case-maps with str.lower() (current Unicode) where
      * RFC 3454 has no entry; libidn's table is Unicode 3.2 only. Lowering
      * first gives libidn what Python's mapping step would. */
-    silk_buf low = SILK_BUF_INIT;
     py_lower(&low, label);
     if (low.err) {
-        silk_buf_free(&low);
-        return SILK_ENOMEM;
+        rc = SILK_ENOMEM;
+        goto out;
     }
-    uint32_t *ucs = silk_calloc(low.len + 1, sizeof *ucs);
+    /* Mapping expands a character to at most 4 (B.2). */
+    size_t cap = low.len * 4 + 8, nu = 0;
+    ucs = silk_calloc(cap, sizeof *ucs);
     if (!ucs) {
-        silk_buf_free(&low);
-        return SILK_ENOMEM;
+        rc = SILK_ENOMEM;
+        goto out;
     }
-    size_t nu = 0;
     const unsigned char *p = (const unsigned char *)low.data;
     for (size_t i = 0; i < low.len;) {
         uint32_t cp;
         size_t k = u8_decode(p + i, low.len - i, &cp);
         if (cp == UINT32_MAX) {
-            silk_free(ucs);
-            silk_buf_free(&low);
-            return 1;
+            rc = 1;
+            goto out;
         }
         ucs[nu++] = cp;
         i += k;
     }
-    silk_buf_free(&low);
-    char buf[64 + 8];
-    memset(buf, 0, sizeof buf);
-    int r = idna_to_ascii_4i(ucs, nu, buf, IDNA_ALLOW_UNASSIGNED);
+    if ((rc = nameprep(ucs, &nu, cap)) != 0)
+        goto out;
+    bool ascii = true;
+    for (size_t i = 0; i < nu; i++)
+        ascii = ascii && ucs[i] < 0x80;
+    if (ascii) {
+        if (nu == 0 || nu >= 64) {
+            rc = 1;
+            goto out;
+        }
+        for (size_t i = 0; i < nu; i++)
+            silk_buf_putc(out, (char)ucs[i]);
+        goto out;
+    }
+    if (nu >= 4 && ucs[0] == 'x' && ucs[1] == 'n' && ucs[2] == '-' &&
+        ucs[3] == '-') {
+        rc = 1; /* "Label starts with ACE prefix" */
+        goto out;
+    }
+    char buf[64];
+    size_t outlen = 63 - 4;
+    if (punycode_encode(nu, ucs, NULL, &outlen, buf) != PUNYCODE_SUCCESS ||
+        outlen + 4 >= 64) {
+        rc = 1;
+        goto out;
+    }
+    silk_buf_puts(out, "xn--");
+    silk_buf_append(out, buf, outlen);
+out:
     silk_free(ucs);
-    size_t bl = strnlen(buf, 64);
-    if (r != IDNA_SUCCESS || bl == 0 || bl >= 64)
-        return 1;
-    silk_buf_append(out, buf, bl);
-    return 0;
+    silk_buf_free(&low);
+    return rc;
 }
 
 /* Python's s.encode("idna"). Returns 0, 1 (UnicodeError: the caller falls

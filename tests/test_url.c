@@ -57,6 +57,14 @@ static void test_safe_url_string(void **state)
     expect_safe("http://h:/", "http://h/");
     /* Deliberate difference: brackets kept (w3lib gives http://::1:8/). */
     expect_safe("http://[::1]:8/", "http://[::1]:8/");
+    /* CPython orders marks added after Unicode 3.2 by today's classes. */
+    expect_safe("http://x\xEF\xB8\xAE\xD6\xBB/p", "http://xn--x-tgc3291q/p");
+    /* IDNA fails on a private-use character: the host is kept, lowered
+     * with str.lower()'s Final_Sigma rule. */
+    expect_safe("http://A\xCE\xA3.\xF3\xB0\x80\x80/",
+                "http://a\xCF\x82.\xF3\xB0\x80\x80/");
+    expect_safe("http://A\xCE\xA3b.\xF3\xB0\x80\x80/",
+                "http://a\xCF\x83b.\xF3\xB0\x80\x80/");
     /* Bytes that are not UTF-8 are percent-encoded, as for bytes input. */
     expect_safe("http://h/\xff\xc3", "http://h/%FF%C3");
 
