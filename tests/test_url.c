@@ -63,8 +63,8 @@ static void test_safe_url_string(void **state)
      * with str.lower()'s Final_Sigma rule. */
     expect_safe("http://A\xCE\xA3.\xF3\xB0\x80\x80/",
                 "http://a\xCF\x82.\xF3\xB0\x80\x80/");
-    expect_safe("http://A\xCE\xA3b.\xF3\xB0\x80\x80/",
-                "http://a\xCF\x83b.\xF3\xB0\x80\x80/");
+    expect_safe("http://A\xCE\xA3" "b.\xF3\xB0\x80\x80/",
+                "http://a\xCF\x83" "b.\xF3\xB0\x80\x80/");
     /* Bytes that are not UTF-8 are percent-encoded, as for bytes input. */
     expect_safe("http://h/\xff\xc3", "http://h/%FF%C3");
 
