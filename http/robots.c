@@ -958,7 +958,6 @@ struct silk_robots {
     uint32_t magic;
     bool truncated;
     char *pool;
-    size_t pool_len;
     rule *rules;
     size_t nrules;
     /* Rules are sorted best-first inside each chunk: chunks are the ranges
@@ -1032,12 +1031,11 @@ static uint64_t hash_str(const char *s, size_t n)
     return h;
 }
 
-/* The rule set of user agent ua (lowercased), created if new. Returns its
+/* The rule set of user agent ua (lowercased), created when new. Returns its
  * index, or SIZE_MAX on ENOMEM. */
-static size_t ruleset_get(parser *ps, const char *ua, size_t n, bool *created)
+static size_t ruleset_get(parser *ps, const char *ua, size_t n)
 {
     silk_robots *r = ps->r;
-    *created = false;
     if (ps->err)
         return SIZE_MAX;
     if ((r->nsets + 1) * 2 > ps->hash_cap) {
@@ -1077,7 +1075,6 @@ static size_t ruleset_get(parser *ps, const char *ua, size_t n, bool *created)
     rs->ua_cps = utf8_cps(ua, n);
     rs->is_star = n == 1 && ua[0] == '*';
     ps->hash[k] = r->nsets + 1;
-    *created = true;
     return r->nsets++;
 }
 
@@ -1263,7 +1260,6 @@ static bool valid_field_exact(const char *s, size_t n)
 static void do_user_agent(parser *ps, const char *v, size_t n)
 {
     obuf ua;
-    bool created;
 
     ob_init(&ua);
     py_lower(v, n, &ua);
@@ -1273,7 +1269,7 @@ static void do_user_agent(parser *ps, const char *v, size_t n)
     }
     /* Wildcards are not supported: "Scrapy*" also counts as "scrapy". */
     if (ua.len) {
-        size_t idx = ruleset_get(ps, ua.p, ua.len, &created);
+        size_t idx = ruleset_get(ps, ua.p, ua.len);
         if (idx != SIZE_MAX)
             join_current(ps, idx);
     }
@@ -1283,7 +1279,7 @@ static void do_user_agent(parser *ps, const char *v, size_t n)
             if (ua.p[i] != '*')
                 ua.p[w++] = ua.p[i];
         if (w) {
-            size_t idx = ruleset_get(ps, ua.p, w, &created);
+            size_t idx = ruleset_get(ps, ua.p, w);
             if (idx != SIZE_MAX)
                 join_current(ps, idx);
         }
@@ -1556,7 +1552,6 @@ int silk_robots_parse_limit(const char *body, size_t len, size_t max_bytes, silk
         rc = ps.err;
         goto err;
     }
-    ps.r->pool_len = ps.pool.len;
     ps.r->pool = silk_buf_detach(&ps.pool);
     if (!ps.r->pool) {
         rc = SILK_ENOMEM;
