@@ -82,6 +82,7 @@ struct silk_request {
     bool dont_filter;
     silk_value *flags;    /* list of strings; may be NULL */
     char *encoding;       /* "utf-8" unless set */
+    silk_list qlink;      /* owned by the scheduler queue that holds it */
 };
 
 /* Creates a GET request for url. Applies Scrapy's constructor clean-up
