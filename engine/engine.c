@@ -490,6 +490,8 @@ static void on_fetched(void *arg, silk_request *req, const silk_fetch_result *re
         call_errback(c, req, res->failure);
         break;
     }
+    if (c->sched->ops->done)
+        c->sched->ops->done(c->sched, req);
     wake(c);
 }
 

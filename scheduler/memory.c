@@ -129,7 +129,7 @@ static void mem_free(silk_scheduler *s)
     silk_free(m);
 }
 
-static const silk_scheduler_ops mem_ops = { "memory", mem_enqueue, mem_next, mem_len, mem_close, mem_free };
+static const silk_scheduler_ops mem_ops = { "memory", mem_enqueue, mem_next, mem_len, NULL, mem_close, mem_free };
 
 int silk_memory_scheduler_new(silk_settings *settings, silk_stats *stats, silk_scheduler **out)
 {

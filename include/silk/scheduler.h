@@ -30,6 +30,11 @@ typedef struct silk_scheduler_ops {
     silk_request *(*next)(silk_scheduler *s);
     /* Requests waiting. */
     size_t (*len)(const silk_scheduler *s);
+    /* Called once for every request next() gave out, when the engine is
+     * done with it: its response went through the callback (whose yields
+     * were enqueued first), or it failed, or a middleware replaced it. A
+     * persistent scheduler deletes its lease here; may be NULL. */
+    void (*done)(silk_scheduler *s, silk_request *req);
     /* Called at spider close (reason: "finished", "shutdown", ...); a
      * persistent scheduler keeps what is left. */
     void (*close)(silk_scheduler *s, const char *reason);
