@@ -575,6 +575,8 @@ static void on_close_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---------- open and close ---------- */
 
+size_t silk__default_extensions(const silk_extension_def **out);
+
 static int cmp_plugin(const void *a, const void *b)
 {
     const plugin *x = a, *y = b;
@@ -676,18 +678,21 @@ static int open_crawler(silk_crawler *c)
         return rc;
 
     /* spider middlewares, pipelines, extensions from the spider's file */
+    /* extensions: silk's defaults, then the spider's own */
+    const silk_extension_def *exts[64];
+    size_t next = silk__default_extensions(exts);
+    for (const silk_extension_def *const *e = sp->def->extensions; e && *e && next < 63; e++)
+        exts[next++] = *e;
+    exts[next] = NULL;
     if ((rc = load_plugins(c, (const void *const *)sp->def->spider_middlewares, 0, &c->spmws, &c->nspmws, 1)) ||
         (rc = load_plugins(c, (const void *const *)sp->def->pipelines, 0, &c->pipes, &c->npipes, 0)) ||
-        (rc = load_plugins(c, (const void *const *)sp->def->extensions, 0, &c->exts, &c->nexts, 2)))
+        (rc = load_plugins(c, (const void *const *)exts, 0, &c->exts, &c->nexts, 2)))
         return rc;
     for (size_t i = 0; i < c->nspmws; i++) {
         const silk_spider_mw_def *m = c->spmws[i].def;
         if (m->open && (rc = m->open(&c->spmws[i].state, c)))
             return rc;
     }
-    extern int silk__open_default_extensions(silk_crawler * c) __attribute__((weak));
-    if (silk__open_default_extensions && (rc = silk__open_default_extensions(c)))
-        return rc;
     for (size_t i = 0; i < c->nexts; i++) {
         const silk_extension_def *e = c->exts[i].def;
         if (e->open && (rc = e->open(&c->exts[i].state, c)))
@@ -785,9 +790,6 @@ static void finish_close(silk_crawler *c)
         if (e->close)
             e->close(c->exts[i].state);
     }
-    extern void silk__close_default_extensions(silk_crawler * c) __attribute__((weak));
-    if (silk__close_default_extensions)
-        silk__close_default_extensions(c);
     for (size_t i = c->nspmws; i-- > 0;) {
         const silk_spider_mw_def *m = c->spmws[i].def;
         if (m->close)
