@@ -765,6 +765,21 @@ static void close_spider(silk_crawler *c, const char *reason)
 
 void silk_crawler_close_spider(silk_crawler *c, const char *reason) { close_spider(c, reason); }
 
+int silk_spider_allow_domain(silk_spider *sp, const char *domain)
+{
+    silk_crawler *c = sp->crawler;
+    if (!c || !domain || !*domain)
+        return silk_error(SILK_EINVAL, "silk_spider_allow_domain: no crawler or empty domain");
+    char **d = silk_realloc(c->allowed_domains, (c->nallowed + 1) * sizeof *d);
+    if (!d)
+        return SILK_ENOMEM;
+    c->allowed_domains = d;
+    if (!(d[c->nallowed] = silk_strdup(domain)))
+        return SILK_ENOMEM;
+    c->nallowed++;
+    return 0;
+}
+
 static void finish_close(silk_crawler *c)
 {
     if (c->state == CS_CLOSED)

@@ -5,9 +5,21 @@
 
 #include "silk/alloc.h"
 #include "silk/buf.h"
+#include "silk/downloader.h"
+#include "silk/encoding.h"
+#include "silk/engine.h"
 #include "silk/error.h"
+#include "silk/http.h"
+#include "silk/item.h"
 #include "silk/log.h"
 #include "silk/object.h"
+#include "silk/robots.h"
+#include "silk/scheduler.h"
+#include "silk/selector.h"
+#include "silk/settings.h"
+#include "silk/spider.h"
+#include "silk/stats.h"
+#include "silk/url.h"
 #include "silk/value.h"
 
 #ifdef __cplusplus

@@ -138,6 +138,9 @@ struct silk_spider {
 /* The argument given with -a, or def. Borrowed. */
 const char *silk_spider_arg(const silk_spider *sp, const char *name, const char *def);
 silk_crawler *silk_spider_crawler(const silk_spider *sp);
+/* Adds a domain to allowed_domains at run time (e.g. from a spider
+ * argument, in the spider's open()). Returns 0 or a SILK_E* code. */
+int silk_spider_allow_domain(silk_spider *sp, const char *domain);
 /* The callback registered under name, or NULL. */
 silk_callback_fn silk_spider_callback(const silk_spider *sp, const char *name);
 /* The name a callback is registered under, or NULL. Borrowed. */
