@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev \
                libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev
 
-.PHONY: all deps build test demo install clean vectors
+.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl
 
 all: build
 
@@ -47,6 +47,21 @@ test: deps
 
 demo: build
 	./$(BUILD)/silk version
+
+BENCH_PACKAGES = nginx-light wrk time python3-scrapy python3-parsel
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "silk: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# silk's followall vs Scrapy on an nginx-served 20,000-page site
+bench-crawl: build bench-deps
+	/usr/bin/python3 bench/crawl_bench.py
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
