@@ -5,6 +5,7 @@
  *
  * Everything here runs on the loop thread. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "silk/alloc.h"
 #include "silk/downloader.h"
@@ -24,6 +26,11 @@
 #define SLOT_BUCKETS_MIN 64
 #define SLOT_IDLE_GC_NS (60ull * 1000000000ull)
 #define EASY_POOL_MAX 256
+/* Response headers a hostile server may send before we give up: curl caps
+ * one line, not their number. */
+#define MAX_HEADER_BYTES ((size_t)1 << 20)
+#define FETCH_MAGIC 0x46455443u /* "FETC" */
+#define FETCH_DEAD 0xdeadfe7cu
 
 typedef struct slot slot;
 typedef struct sockinfo sockinfo;
@@ -38,6 +45,7 @@ typedef enum phase {
 } phase;
 
 struct silk_fetch {
+    uint32_t magic;
     silk_list link;     /* slot queue, or the done queue */
     silk_list all;      /* every live fetch, for free */
     silk_downloader *d;
@@ -52,15 +60,20 @@ struct silk_fetch {
     silk_fetch_result res;
     /* transfer */
     CURL *easy;
-    struct curl_slist *hdrs;
-    silk_buf body;
+    struct curl_slist *hdrs, *proxy_hdrs;
+    char *body;         /* own buffer: its growth is capped at maxsize */
+    size_t body_len, body_cap;
     silk_headers rheaders;
+    size_t rheader_bytes;
     int status;
-    bool decoded_by_curl;
     bool too_large;
+    bool headers_too_large;
     bool warned;
-    char *too_large_msg;
+    bool decoding;      /* curl decodes Content-Encoding */
+    char *content_encoding; /* what curl decoded, once the response is built */
+    uint64_t wire_bytes;
     int64_t maxsize, warnsize;
+    double timeout;
     uint64_t start_ns;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -74,7 +87,7 @@ struct slot {
     size_t concurrency;
     double delay;        /* seconds, before randomisation */
     bool randomize;
-    uint64_t lastseen_ns;
+    uint64_t lastseen_ns; /* when the last transfer started */
     uint64_t ready_at_ns;
     size_t heap_idx;     /* SIZE_MAX when not in the heap */
     silk_list queue;
@@ -82,10 +95,17 @@ struct slot {
 };
 
 struct sockinfo {
+    struct event ev;     /* embedded: no allocation per poll change */
+    bool added;
     curl_socket_t fd;
-    struct event *ev;
     silk_downloader *d;
+    silk_list link;
 };
+
+typedef struct owned_mw {
+    silk_list link;
+    silk_downloader_mw mw;
+} owned_mw;
 
 struct silk_downloader {
     struct event_base *base;
@@ -98,14 +118,19 @@ struct silk_downloader {
     struct event *gc_ev;
     silk_list done_queue;
     silk_list fetches;
+    silk_list sockets;
+    silk_list owned_mws;
     size_t nfetches;            /* == active */
+    size_t transferring;
+    uint64_t connections;       /* opened since creation */
     /* settings */
     size_t total_concurrency, per_domain, per_ip;
     double delay;
     bool randomize_delay;
     double timeout;
     int64_t maxsize, warnsize;
-    bool verify, compression, dnscache;
+    bool verify, compression, dnscache, fail_on_dataloss;
+    char *ca_file;
     /* slots: a chained hash map and a min-heap on ready_at_ns */
     slot **buckets;
     size_t nbuckets, nslots;
@@ -117,6 +142,7 @@ struct silk_downloader {
     CURL *easy_pool[EASY_POOL_MAX];
     size_t easy_pool_len;
     bool freeing;
+    bool in_multi;              /* inside curl_multi_socket_action */
 };
 
 /* ---------- failures ---------- */
@@ -152,6 +178,17 @@ void silk_failure_free(silk_failure *f)
     silk_free(f);
 }
 
+bool silk_failure_is(const silk_failure *f, const char *type)
+{
+    if (!f || !f->type || !type)
+        return false;
+    if (strcmp(f->type, type) == 0)
+        return true;
+    /* "TimeoutError" matches "twisted.internet.error.TimeoutError" */
+    size_t n = strlen(f->type), m = strlen(type);
+    return !strchr(type, '.') && n > m && f->type[n - m - 1] == '.' && strcmp(f->type + n - m, type) == 0;
+}
+
 /* ---------- slots ---------- */
 
 static uint64_t hash_str(const char *s)
@@ -182,7 +219,7 @@ static int slots_grow(silk_downloader *d)
     return 0;
 }
 
-static slot *slot_find(silk_downloader *d, const char *key)
+static slot *slot_find(const silk_downloader *d, const char *key)
 {
     if (!d->nbuckets)
         return NULL;
@@ -334,13 +371,16 @@ static void fetch_free(silk_fetch *f)
     d->nfetches--;
     if (f->hdrs)
         curl_slist_free_all(f->hdrs);
-    silk_buf_free(&f->body);
+    if (f->proxy_hdrs)
+        curl_slist_free_all(f->proxy_hdrs);
+    silk_free(f->body);
+    silk_free(f->content_encoding);
     silk_headers_clear(&f->rheaders);
-    silk_free(f->too_large_msg);
     silk_unref(f->res.response);
     silk_unref(f->res.request);
     silk_failure_free(f->res.failure);
     silk_unref(f->req);
+    f->magic = FETCH_DEAD;
     silk_free(f);
 }
 
@@ -373,15 +413,19 @@ static void set_failure(silk_fetch *f, int code, const char *type, const char *m
     silk_failure_free(f->res.failure);
     f->res.failure = silk_failure_new(code, type, msg, f->req, NULL);
     f->res.kind = SILK_FETCH_FAILURE;
+    silk_unref(f->res.response);
+    f->res.response = NULL;
 }
 
 /* ---------- the middleware chain ---------- */
 
 static void chain_run(silk_fetch *f);
 static void slot_enqueue(silk_fetch *f);
+static void slot_process(silk_downloader *d, slot *s);
 
 /* Applies a middleware's answer; returns true when the chain should go on
- * with chain_run. */
+ * with chain_run. The rules are those of Scrapy's
+ * DownloaderMiddlewareManager.download. */
 static bool chain_apply(silk_fetch *f, silk_mw_result r, silk_mw_out *out)
 {
     switch (r) {
@@ -425,6 +469,7 @@ static bool chain_apply(silk_fetch *f, silk_mw_result r, silk_mw_out *out)
             f->res.response = NULL;
             silk_failure_free(f->res.failure);
             f->res.failure = NULL;
+            silk_unref(f->res.request);
             f->res.request = out->request;
             out->request = NULL;
             f->res.kind = SILK_FETCH_REQUEST;
@@ -436,19 +481,21 @@ static bool chain_apply(silk_fetch *f, silk_mw_result r, silk_mw_out *out)
         silk_failure *fail = out->failure;
         out->failure = NULL;
         if (!fail)
-            fail = silk_failure_new(SILK_EINVAL, "scrapy.exceptions.IgnoreRequest", "request ignored",
-                                    f->req, NULL);
+            fail = silk_failure_new(SILK_EINVAL, "scrapy.exceptions.IgnoreRequest", "", f->req, NULL);
         silk_failure_free(f->res.failure);
         f->res.failure = fail;
         f->res.kind = SILK_FETCH_FAILURE;
         silk_unref(f->res.response);
         f->res.response = NULL;
-        if (f->ph == PH_REQUEST && r == SILK_MW_FAILURE) {
+        if (!fail) {
+            f->ph = PH_DONE; /* out of memory: straight to the callback */
+        } else if (f->ph == PH_REQUEST) {
+            /* what process_request raises (IgnoreRequest included) goes
+             * through every process_exception, from the last middleware */
             f->ph = PH_EXCEPTION;
             f->mw_index = (int)f->d->nmws - 1;
         } else {
-            /* IgnoreRequest from process_request, or anything raised by
-             * process_response/process_exception, goes to the errback */
+            /* raised by process_response/process_exception: to the errback */
             f->ph = PH_DONE;
         }
         break;
@@ -470,8 +517,12 @@ void silk_mw_resume(silk_fetch *f, silk_mw_result r, silk_mw_out *out)
     silk_mw_out empty = { 0 };
     if (!out)
         out = &empty;
-    if (!f->pending || r == SILK_MW_PENDING) {
+    if (!f || f->magic != FETCH_MAGIC || !f->pending || r == SILK_MW_PENDING) {
         silk_log(SILK_LOG_ERROR, LOGGER, "silk_mw_resume on a fetch that is not pending: ignored");
+        silk_unref(out->request);
+        silk_unref(out->response);
+        silk_failure_free(out->failure);
+        memset(out, 0, sizeof *out);
         return;
     }
     f->pending = false;
@@ -523,27 +574,29 @@ static void chain_run(silk_fetch *f)
 
 static void check_multi_info(silk_downloader *d);
 
-static void on_socket_event(evutil_socket_t fd, short kind, void *arg)
+static void multi_action(silk_downloader *d, curl_socket_t fd, int action)
 {
-    silk_downloader *d = arg;
-    int action = ((kind & EV_READ) ? CURL_CSELECT_IN : 0) | ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running = 0;
+    d->in_multi = true;
     CURLMcode rc = curl_multi_socket_action(d->multi, fd, action, &running);
+    d->in_multi = false;
     if (rc != CURLM_OK)
         silk_log(SILK_LOG_ERROR, LOGGER, "curl_multi_socket_action: %s", curl_multi_strerror(rc));
     check_multi_info(d);
 }
 
-static void on_curl_timer(evutil_socket_t fd, short kind, void *arg)
+static void on_socket_event(evutil_socket_t fd, short kind, void *arg)
 {
     silk_downloader *d = arg;
+    int action = ((kind & EV_READ) ? CURL_CSELECT_IN : 0) | ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    multi_action(d, fd, action);
+}
+
+static void on_curl_timer(evutil_socket_t fd, short kind, void *arg)
+{
     (void)fd;
     (void)kind;
-    int running = 0;
-    CURLMcode rc = curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    if (rc != CURLM_OK)
-        silk_log(SILK_LOG_ERROR, LOGGER, "curl_multi_socket_action: %s", curl_multi_strerror(rc));
-    check_multi_info(d);
+    multi_action(arg, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -559,6 +612,14 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+static void sockinfo_free(sockinfo *si)
+{
+    if (si->added)
+        event_del(&si->ev);
+    silk_list_del(&si->link);
+    silk_free(si);
+}
+
 static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     silk_downloader *d = userp;
@@ -566,9 +627,8 @@ static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, vo
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (si) {
-            event_free(si->ev);
-            silk_free(si);
             curl_multi_assign(d->multi, s, NULL);
+            sockinfo_free(si);
         }
         return 0;
     }
@@ -580,16 +640,78 @@ static int curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, vo
             return -1;
         si->fd = s;
         si->d = d;
+        silk_list_add_tail(&d->sockets, &si->link);
         curl_multi_assign(d->multi, s, si);
-    } else {
-        event_free(si->ev);
+    } else if (si->added) {
+        event_del(&si->ev);
+        si->added = false;
     }
-    si->ev = event_new(d->base, s, kind, on_socket_event, d);
-    if (!si->ev || event_add(si->ev, NULL) != 0) {
+    if (event_assign(&si->ev, d->base, s, kind, on_socket_event, d) != 0 || event_add(&si->ev, NULL) != 0) {
         silk_log(SILK_LOG_ERROR, LOGGER, "cannot watch socket %d", (int)s);
         return -1;
     }
+    si->added = true;
     return 0;
+}
+
+static int body_reserve(silk_fetch *f, size_t need)
+{
+    if (need <= f->body_cap)
+        return 0;
+    size_t cap = f->body_cap ? f->body_cap * 2 : 16384;
+    if (cap < need)
+        cap = need;
+    /* never hold more than the limit allows, even as spare capacity */
+    if (f->maxsize > 0 && cap > (size_t)f->maxsize + 1)
+        cap = (size_t)f->maxsize + 1 > need ? (size_t)f->maxsize + 1 : need;
+    char *b = silk_realloc(f->body, cap);
+    if (!b)
+        return SILK_ENOMEM;
+    f->body = b;
+    f->body_cap = cap;
+    return 0;
+}
+
+static bool decodable(const char *ce)
+{
+    /* what curl's unencoding stack handles (others make it fail) */
+    static const char *const known[] = { "gzip", "x-gzip", "deflate", "br", "zstd", "identity" };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcasecmp(ce, known[i]) == 0)
+            return true;
+    return false;
+}
+
+static void end_of_headers(silk_fetch *f)
+{
+    const char *cl = silk_headers_get(&f->rheaders, "Content-Length");
+    long long expected = -1;
+    if (cl) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(cl, &end, 10);
+        if (end != cl && !errno && v >= 0)
+            expected = v;
+    }
+    const char *ce = silk_headers_get(&f->rheaders, "Content-Encoding");
+    bool encoded = ce && f->decoding && strcasecmp(ce, "identity") != 0;
+    if (expected > 0 && f->maxsize > 0 && expected > f->maxsize) {
+        f->too_large = true;
+        silk_log(SILK_LOG_WARNING, LOGGER,
+                 "Cancelling download of %s: expected response size (%lld) larger than download max "
+                 "size (%lld).",
+                 f->req->url, expected, (long long)f->maxsize);
+        return;
+    }
+    if (expected > 0 && f->warnsize > 0 && expected > f->warnsize && !f->warned) {
+        f->warned = true;
+        silk_log(SILK_LOG_WARNING, LOGGER,
+                 "Expected response size (%lld) larger than download warn size (%lld) in request <%s %s>.",
+                 expected, (long long)f->warnsize, f->req->method, f->req->url);
+    }
+    /* a body of known size is allocated once */
+    if (expected > 0 && !encoded && expected < (1ll << 30))
+        body_reserve(f, (size_t)expected + 1);
 }
 
 static size_t header_cb(char *data, size_t size, size_t n, void *userp)
@@ -599,6 +721,11 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp)
     size_t l = len;
     while (l && (data[l - 1] == '\r' || data[l - 1] == '\n'))
         l--;
+    f->rheader_bytes += len;
+    if (f->rheader_bytes > MAX_HEADER_BYTES) {
+        f->headers_too_large = true;
+        return 0;
+    }
     if (l >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* a new status line (after 100 Continue or a proxy CONNECT) */
         silk_headers_clear(&f->rheaders);
@@ -607,23 +734,9 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp)
         return len;
     }
     if (l == 0) {
-        /* end of headers: Scrapy's expected-size checks */
-        const char *cl = silk_headers_get(&f->rheaders, "Content-Length");
-        long long expected = cl ? atoll(cl) : -1;
-        if (expected > 0 && f->maxsize > 0 && expected > f->maxsize) {
-            f->too_large = true;
-            f->too_large_msg = silk_asprintf("Cancelling download of %s: expected response size (%lld) "
-                                             "larger than download max size (%lld).",
-                                             f->req->url, expected, (long long)f->maxsize);
-            return 0;
-        }
-        if (expected > 0 && f->warnsize > 0 && expected > f->warnsize && !f->warned) {
-            f->warned = true;
-            silk_log(SILK_LOG_WARNING, LOGGER,
-                     "Expected response size (%lld) larger than download warn size (%lld) in request %s.",
-                     expected, (long long)f->warnsize, f->req->url);
-        }
-        return len;
+        if (f->status >= 200 || f->status == 0)
+            end_of_headers(f);
+        return f->too_large ? 0 : len;
     }
     if ((data[0] == ' ' || data[0] == '\t') && f->rheaders.len) {
         /* obsolete line folding: append to the previous value */
@@ -638,18 +751,20 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp)
     const char *colon = memchr(data, ':', l);
     if (!colon || colon == data)
         return len; /* not a header: ignore, as browsers do */
-    char *name = silk_strndup(data, (size_t)(colon - data));
+    size_t nl = (size_t)(colon - data);
+    while (nl && (data[nl - 1] == ' ' || data[nl - 1] == '\t'))
+        nl--;
     const char *v = colon + 1;
     while (v < data + l && (*v == ' ' || *v == '\t'))
         v++;
+    char name[256];
+    if (nl == 0 || nl >= sizeof name)
+        return len;
+    memcpy(name, data, nl);
+    name[nl] = '\0';
     char *value = silk_strndup(v, (size_t)(data + l - v));
-    if (name && value) {
-        size_t nl = strlen(name);
-        while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
-            name[--nl] = '\0';
+    if (value)
         silk_headers_add(&f->rheaders, name, value); /* a malformed one is dropped */
-    }
-    silk_free(name);
     silk_free(value);
     return len;
 }
@@ -658,25 +773,35 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
     silk_fetch *f = userp;
     size_t len = size * n;
-    if (f->maxsize > 0 && f->body.len + len > (size_t)f->maxsize) {
+    if (f->maxsize > 0 && f->body_len + len > (size_t)f->maxsize) {
         f->too_large = true;
-        f->too_large_msg = silk_asprintf("Cancelling download of %s: received response size (%zu) "
-                                         "larger than download max size (%lld).",
-                                         f->req->url, f->body.len + len, (long long)f->maxsize);
+        const char *ce = silk_headers_get(&f->rheaders, "Content-Encoding");
+        if (ce && f->decoding && strcasecmp(ce, "identity") != 0)
+            silk_log(SILK_LOG_WARNING, LOGGER,
+                     "Received (%zu) bytes larger than download max size (%lld) in request <%s %s> "
+                     "(decoded from Content-Encoding: %s): cancelled.",
+                     f->body_len + len, (long long)f->maxsize, f->req->method, f->req->url, ce);
+        else
+            silk_log(SILK_LOG_WARNING, LOGGER,
+                     "Received (%zu) bytes larger than download max size (%lld) in request <%s %s>.",
+                     f->body_len + len, (long long)f->maxsize, f->req->method, f->req->url);
         return 0; /* curl aborts with CURLE_WRITE_ERROR */
     }
-    if (f->warnsize > 0 && !f->warned && f->body.len + len > (size_t)f->warnsize) {
+    if (f->warnsize > 0 && !f->warned && f->body_len + len > (size_t)f->warnsize) {
         f->warned = true;
         silk_log(SILK_LOG_WARNING, LOGGER,
-                 "Received more bytes than download warn size (%lld) in request %s.",
-                 (long long)f->warnsize, f->req->url);
+                 "Received more bytes than download warn size (%lld) in request <%s %s>.",
+                 (long long)f->warnsize, f->req->method, f->req->url);
     }
-    if (silk_buf_append(&f->body, data, len))
+    if (body_reserve(f, f->body_len + len + 1))
         return 0;
+    memcpy(f->body + f->body_len, data, len);
+    f->body_len += len;
+    f->body[f->body_len] = '\0';
     return len;
 }
 
-static const char *curl_failure_type(CURLcode rc, bool got_data)
+static const char *curl_failure_type(CURLcode rc, bool got_response)
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -691,9 +816,15 @@ static const char *curl_failure_type(CURLcode rc, bool got_data)
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS: return "OpenSSL.SSL.Error";
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_USE_SSL_FAILED: return "OpenSSL.SSL.Error";
     case CURLE_UNSUPPORTED_PROTOCOL: return "scrapy.exceptions.NotSupported";
-    case CURLE_FILESIZE_EXCEEDED: return "twisted.internet.defer.CancelledError";
+    case CURLE_URL_MALFORMAT: return "ValueError";
     case CURLE_PARTIAL_FILE:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
@@ -701,9 +832,9 @@ static const char *curl_failure_type(CURLcode rc, bool got_data)
     case CURLE_HTTP2_STREAM:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_WEIRD_SERVER_REPLY:
-        return got_data ? "twisted.web._newclient.ResponseFailed"
-                        : "twisted.web._newclient.ResponseNeverReceived";
-    case CURLE_URL_MALFORMAT: return "ValueError";
+    case CURLE_HTTP3:
+        return got_response ? "twisted.web._newclient.ResponseFailed"
+                            : "twisted.web._newclient.ResponseNeverReceived";
     default: return "twisted.internet.error.ConnectError";
     }
 }
@@ -716,34 +847,71 @@ static int curl_failure_code(CURLcode rc)
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE: return SILK_ETLS;
-    case CURLE_FILESIZE_EXCEEDED: return SILK_ELIMIT;
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_USE_SSL_FAILED: return SILK_ETLS;
     case CURLE_UNSUPPORTED_PROTOCOL: return SILK_ESCHEME;
+    case CURLE_URL_MALFORMAT: return SILK_EURL;
     default: return SILK_ENET;
     }
 }
 
-/* Scrapy's request_httprepr/response_httprepr sizes, for the byte stats. */
-static size_t request_bytes(const silk_request *r)
+/* Python's repr of a float, for the timeout message ("180.0", "0.5"). */
+static void py_float(double v, char *out, size_t n)
 {
-    const char *p = strstr(r->url, "://");
-    p = p ? strchr(p + 3, '/') : NULL;
-    size_t n = strlen(r->method) + 1 + (p ? strcspn(p, "#") : 1) + 11;
-    char *host = NULL;
-    if (silk_url_host(r->url, &host) == 0 && host)
-        n += 6 + strlen(host) + 2;
-    silk_free(host);
-    for (size_t i = 0; i < r->headers.len; i++)
-        n += strlen(r->headers.items[i].name) + 2 + strlen(r->headers.items[i].value) + 2;
-    return n + 2 + r->body_len;
+    snprintf(out, n, "%.17g", v);
+    for (int prec = 1; prec <= 17; prec++) {
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v) {
+            snprintf(out, n, "%s", tmp);
+            break;
+        }
+    }
+    if (!strpbrk(out, ".eEn"))
+        strncat(out, ".0", n - strlen(out) - 1);
 }
 
-static size_t response_bytes(const silk_response *r)
+/* The failure's message, worded as Twisted/Scrapy word theirs. */
+static void failure_message(silk_fetch *f, CURLcode rc, char *msg, size_t n)
 {
-    size_t n = 9 + 3 + 1 + 2; /* "HTTP/1.1 200 " ... "\r\n" (reason left out) */
-    for (size_t i = 0; i < r->headers.len; i++)
-        n += strlen(r->headers.items[i].name) + 2 + strlen(r->headers.items[i].value) + 2;
-    return n + 2 + r->body_len;
+    const char *detail = f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc);
+    char *host = NULL;
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: {
+        char t[64];
+        py_float(f->timeout, t, sizeof t);
+        snprintf(msg, n, "User timeout caused connection failure: Getting %s took longer than %s seconds..",
+                 f->req->url, t);
+        break;
+    }
+    case CURLE_COULDNT_RESOLVE_HOST:
+        silk_url_host(f->req->url, &host);
+        snprintf(msg, n, "DNS lookup failed: no results for hostname lookup: %s.", host ? host : "");
+        break;
+    case CURLE_COULDNT_CONNECT:
+        snprintf(msg, n, "Connection was refused by other side: %s.", detail);
+        break;
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+        if (f->status > 0) {
+            snprintf(msg, n, "[<twisted.python.failure.Failure twisted.internet.error.ConnectionLost: "
+                             "Connection to the other side was lost in a non-clean fashion.>]: %s", detail);
+            break;
+        }
+        /* fall through */
+    default:
+        snprintf(msg, n, "%s", detail);
+        break;
+    }
+    silk_free(host);
 }
 
 static void transfer_done(silk_fetch *f, CURLcode rc)
@@ -751,10 +919,16 @@ static void transfer_done(silk_fetch *f, CURLcode rc)
     silk_downloader *d = f->d;
     slot *s = f->slot;
     curl_multi_remove_handle(d->multi, f->easy);
+    d->transferring--;
     double latency = (double)(silk_now_ns() - f->start_ns) / 1e9;
-    curl_off_t ttfb = 0;
+    curl_off_t ttfb = 0, wire = 0;
     if (curl_easy_getinfo(f->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb) == CURLE_OK && ttfb > 0)
         latency = (double)ttfb / 1e6;
+    if (curl_easy_getinfo(f->easy, CURLINFO_SIZE_DOWNLOAD_T, &wire) == CURLE_OK && wire > 0)
+        f->wire_bytes = (uint64_t)wire;
+    long nconn = 0;
+    if (curl_easy_getinfo(f->easy, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK && nconn > 0)
+        d->connections += (uint64_t)nconn;
     char *ip = NULL;
     long httpver = 0;
     curl_easy_getinfo(f->easy, CURLINFO_PRIMARY_IP, &ip);
@@ -771,17 +945,35 @@ static void transfer_done(silk_fetch *f, CURLcode rc)
         curl_slist_free_all(f->hdrs);
         f->hdrs = NULL;
     }
+    if (f->proxy_hdrs) {
+        curl_slist_free_all(f->proxy_hdrs);
+        f->proxy_hdrs = NULL;
+    }
     s->transferring--;
     s->active--;
     silk_value *meta = silk_request_meta(f->req);
     if (meta)
         silk_dict_set_double(meta, "download_latency", latency);
 
-    if (rc == CURLE_OK && !f->too_large) {
-        if (f->decoded_by_curl)
+    bool dataloss = (rc == CURLE_PARTIAL_FILE) && f->status > 0 &&
+                    !silk_dict_get_bool(f->req->meta, "download_fail_on_dataloss", d->fail_on_dataloss);
+    if ((rc == CURLE_OK || dataloss) && !f->too_large && !f->headers_too_large) {
+        const char *ce = silk_headers_get(&f->rheaders, "Content-Encoding");
+        if (ce && f->decoding && decodable(ce)) {
+            f->content_encoding = silk_strdup(ce);
             silk_headers_del(&f->rheaders, "Content-Encoding");
-        size_t blen = f->body.len;
-        char *body = silk_buf_detach(&f->body);
+        }
+        size_t blen = f->body_len;
+        char *body = f->body;
+        if (!body) {
+            body = silk_strdup("");
+        } else if (f->body_cap > blen + 1 + 4096) {
+            char *shrunk = silk_realloc(body, blen + 1);
+            if (shrunk)
+                body = shrunk;
+        }
+        f->body = NULL;
+        f->body_len = f->body_cap = 0;
         silk_type *t = silk_response_type_for(&f->rheaders, f->req->url, body, blen);
         silk_response *resp = NULL;
         if (!body || silk_response_new_own(t, f->req->url, f->status, body, blen, f->req, &resp)) {
@@ -795,46 +987,46 @@ static void transfer_done(silk_fetch *f, CURLcode rc)
                                          : httpver == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
                                          : httpver == CURL_HTTP_VERSION_3   ? "HTTP/3"
                                                                             : "HTTP/1.1");
+            if (dataloss) {
+                if (!resp->flags)
+                    resp->flags = silk_value_new_list();
+                if (resp->flags)
+                    silk_list_push(resp->flags, silk_value_new_string("dataloss"));
+            }
             f->res.kind = SILK_FETCH_RESPONSE;
             f->res.response = resp;
-            if (d->stats) {
-                silk_stats_inc(d->stats, "downloader/response_count", 1);
-                silk_stats_inc_fmt(d->stats, 1, "downloader/response_status_count/%d", resp->status);
-                silk_stats_inc(d->stats, "downloader/response_bytes", (int64_t)response_bytes(resp));
-            }
         }
     } else {
         const char *type;
-        char msg[CURL_ERROR_SIZE + 256];
+        char msg[CURL_ERROR_SIZE + 512];
         int code;
-        if (f->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        if (f->too_large) {
             type = "twisted.internet.defer.CancelledError";
             code = SILK_ELIMIT;
-            snprintf(msg, sizeof msg, "%s",
-                     f->too_large_msg ? f->too_large_msg : "response larger than download max size");
-            silk_log(SILK_LOG_WARNING, LOGGER, "%s", msg);
+            snprintf(msg, sizeof msg, "Cancelling download of %s: response larger than download max size (%lld).",
+                     f->req->url, (long long)f->maxsize);
+        } else if (f->headers_too_large) {
+            type = "twisted.web._newclient.ResponseFailed";
+            code = SILK_ELIMIT;
+            snprintf(msg, sizeof msg, "response headers of %s larger than %zu bytes", f->req->url,
+                     MAX_HEADER_BYTES);
         } else {
-            type = curl_failure_type(rc, f->body.len > 0 || f->status > 0);
+            type = curl_failure_type(rc, f->status > 0);
             code = curl_failure_code(rc);
-            snprintf(msg, sizeof msg, "%s: %s", curl_easy_strerror(rc), f->errbuf[0] ? f->errbuf : "");
+            failure_message(f, rc, msg, sizeof msg);
         }
         set_failure(f, code, type, msg);
-        if (d->stats) {
-            silk_stats_inc(d->stats, "downloader/exception_count", 1);
-            silk_stats_inc_fmt(d->stats, 1, "downloader/exception_type_count/%s", type);
-        }
     }
     silk_free(ipcopy);
-    silk_buf_free(&f->body);
-    if (s->active == 0)
-        s->lastseen_ns = silk_now_ns();
+    silk_free(f->body);
+    f->body = NULL;
+    f->body_len = f->body_cap = 0;
     f->ph = f->res.kind == SILK_FETCH_FAILURE ? PH_EXCEPTION : PH_RESPONSE;
     f->mw_index = (int)d->nmws - 1;
     f->slot = NULL;
     chain_run(f);
     /* a slot freed up: start what waits in it */
-    extern void silk__slot_process(silk_downloader * d, slot * s);
-    silk__slot_process(d, s);
+    slot_process(d, s);
 }
 
 static void check_multi_info(silk_downloader *d)
@@ -845,25 +1037,35 @@ static void check_multi_info(silk_downloader *d)
         if (msg->msg != CURLMSG_DONE)
             continue;
         silk_fetch *f = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+        CURL *e = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&f);
         if (f)
-            transfer_done(f, msg->data.result);
+            transfer_done(f, rc);
     }
 }
 
-static int bind_address(silk_fetch *f, CURL *e)
+static void bind_address(silk_fetch *f, CURL *e)
 {
     const silk_value *b = silk_dict_get(f->req->meta, "bindaddress");
     if (!b)
-        return 0;
+        return;
     const silk_value *host = b->kind == SILK_V_LIST ? silk_list_get(b, 0) : b;
     if (host && host->kind == SILK_V_STRING && host->u.s.len)
         curl_easy_setopt(e, CURLOPT_INTERFACE, host->u.s.ptr);
     if (b->kind == SILK_V_LIST) {
         const silk_value *port = silk_list_get(b, 1);
-        if (port && port->kind == SILK_V_INT && port->u.i > 0)
+        if (port && port->kind == SILK_V_INT && port->u.i > 0 && port->u.i < 65536)
             curl_easy_setopt(e, CURLOPT_LOCALPORT, (long)port->u.i);
     }
+}
+
+static int slist_add(struct curl_slist **l, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(*l, line);
+    if (!n)
+        return SILK_ENOMEM;
+    *l = n;
     return 0;
 }
 
@@ -878,7 +1080,7 @@ static int transfer_start(silk_fetch *f)
     f->errbuf[0] = '\0';
     f->status = 0;
     f->start_ns = silk_now_ns();
-    double timeout = silk_dict_get_double(r->meta, "download_timeout", d->timeout);
+    f->timeout = silk_dict_get_double(r->meta, "download_timeout", d->timeout);
     f->maxsize = silk_dict_get_int(r->meta, "download_maxsize", d->maxsize);
     f->warnsize = silk_dict_get_int(r->meta, "download_warnsize", d->warnsize);
 
@@ -895,60 +1097,75 @@ static int transfer_start(silk_fetch *f)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, d->verify ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, d->verify ? 2L : 0L);
+    if (d->verify && d->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, d->ca_file);
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, d->dnscache ? 600L : 0L);
-    if (timeout > 0) {
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout * 1000));
+    if (f->timeout > 0) {
+        long ms = f->timeout * 1000 < 1 ? 1 : (long)(f->timeout * 1000);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
     }
-    if (f->maxsize > 0)
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)f->maxsize);
-    f->decoded_by_curl = d->compression;
-    if (d->compression)
+    /* Decoding follows COMPRESSION_ENABLED: curl then decodes whatever the
+     * server encoded (HttpCompressionMiddleware sets Scrapy's
+     * Accept-Encoding, which curl sends instead of its own). Off, the body
+     * arrives as sent, Content-Encoding kept, as in Scrapy. */
+    f->decoding = d->compression;
+    if (d->compression) {
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    }
     /* the proxy comes from meta (HttpProxyMiddleware); never from curl's
      * own reading of the environment */
     const char *proxy = silk_dict_get_str(r->meta, "proxy", NULL);
     curl_easy_setopt(e, CURLOPT_PROXY, proxy ? proxy : "");
     bind_address(f, e);
 
-    struct curl_slist *h = NULL;
+    struct curl_slist *h = NULL, *ph = NULL;
     char line[8192];
     bool has_accept = false;
     for (size_t i = 0; i < r->headers.len; i++) {
-        snprintf(line, sizeof line, "%s: %s", r->headers.items[i].name, r->headers.items[i].value);
-        struct curl_slist *n = curl_slist_append(h, line);
-        if (!n)
-            goto nomem;
-        h = n;
-        has_accept |= strcasecmp(r->headers.items[i].name, "Accept") == 0;
-    }
-    const char *extra[] = { "Expect:", has_accept ? NULL : "Accept:" };
-    for (size_t i = 0; i < 2; i++) {
-        if (!extra[i])
+        const silk_header *hd = &r->headers.items[i];
+        int n = snprintf(line, sizeof line, "%s: %s", hd->name, hd->value);
+        char *big = NULL;
+        const char *use = line;
+        if (n < 0)
             continue;
-        struct curl_slist *n = curl_slist_append(h, extra[i]);
-        if (!n)
+        if ((size_t)n >= sizeof line) {
+            big = silk_asprintf("%s: %s", hd->name, hd->value);
+            if (!big)
+                goto nomem;
+            use = big;
+        }
+        /* the proxy's credentials go to the proxy only, never to the site
+         * at the end of a CONNECT tunnel */
+        bool to_proxy = strcasecmp(hd->name, "Proxy-Authorization") == 0;
+        int rc = to_proxy ? (proxy ? slist_add(&ph, use) : 0) : slist_add(&h, use);
+        silk_free(big);
+        if (rc)
             goto nomem;
-        h = n;
+        has_accept |= strcasecmp(hd->name, "Accept") == 0;
     }
+    if (slist_add(&h, "Expect:") || (!has_accept && slist_add(&h, "Accept:")))
+        goto nomem;
     f->hdrs = h;
+    f->proxy_hdrs = ph;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    if (ph) {
+        curl_easy_setopt(e, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+        curl_easy_setopt(e, CURLOPT_PROXYHEADER, ph);
+    }
 
     if (strcmp(r->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(r->method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
-        if (strcmp(r->method, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-    }
-    if (d->stats) {
-        silk_stats_inc(d->stats, "downloader/request_count", 1);
-        silk_stats_inc_fmt(d->stats, 1, "downloader/request_method_count/%s", r->method);
-        silk_stats_inc(d->stats, "downloader/request_bytes", (int64_t)request_bytes(r));
+        if (strcmp(r->method, "POST") != 0)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     }
     CURLMcode mc = curl_multi_add_handle(d->multi, e);
     if (mc != CURLM_OK) {
@@ -956,13 +1173,15 @@ static int transfer_start(silk_fetch *f)
         f->easy = NULL;
         return silk_error(SILK_ENET, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
     }
+    d->transferring++;
     f->ph = PH_TRANSFER;
     return 0;
 nomem:
     curl_slist_free_all(h);
+    curl_slist_free_all(ph);
     curl_easy_cleanup(e);
     f->easy = NULL;
-    return SILK_ENOMEM;
+    return silk_error(SILK_ENOMEM, "out of memory preparing the transfer");
 }
 
 /* ---------- slot scheduling ---------- */
@@ -974,16 +1193,18 @@ static double slot_delay(const slot *s)
     return s->delay * (0.5 + (double)rand() / ((double)RAND_MAX + 1.0));
 }
 
-void silk__slot_process(silk_downloader *d, slot *s);
-void silk__slot_process(silk_downloader *d, slot *s)
+/* Starts what a slot may start now (Scrapy's Downloader._process_queue):
+ * with a delay, one transfer per delay period; without, up to the slot's
+ * concurrency. A slot that must wait goes into the heap. */
+static void slot_process(silk_downloader *d, slot *s)
 {
     if (d->freeing)
         return;
     uint64_t now = silk_now_ns();
     while (s->queued > 0 && s->transferring < s->concurrency) {
-        if (s->delay > 0) {
+        if (s->delay > 0 && s->lastseen_ns) {
             uint64_t next = s->lastseen_ns + (uint64_t)(slot_delay(s) * 1e9);
-            if (s->lastseen_ns && next > now) {
+            if (next > now) {
                 s->ready_at_ns = next;
                 if (heap_push(d, s) == 0)
                     arm_slot_timer(d);
@@ -1024,11 +1245,12 @@ static void on_slot_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     uint64_t now = silk_now_ns();
     while (d->heap_len && d->heap[0]->ready_at_ns <= now)
-        silk__slot_process(d, heap_pop(d));
+        slot_process(d, heap_pop(d));
     arm_slot_timer(d);
 }
 
-static char *slot_key(silk_downloader *d, silk_request *r)
+/* The slot key: meta download_slot, else the URL's host. */
+static char *slot_key(const silk_request *r)
 {
     const char *forced = silk_dict_get_str(r->meta, "download_slot", NULL);
     if (forced)
@@ -1036,14 +1258,13 @@ static char *slot_key(silk_downloader *d, silk_request *r)
     char *host = NULL;
     if (silk_url_host(r->url, &host) || !host)
         return silk_strdup("");
-    (void)d;
     return host;
 }
 
 static void slot_enqueue(silk_fetch *f)
 {
     silk_downloader *d = f->d;
-    char *key = slot_key(d, f->req);
+    char *key = slot_key(f->req);
     slot *s = key ? slot_get(d, key) : NULL;
     silk_free(key);
     if (!s) {
@@ -1053,16 +1274,12 @@ static void slot_enqueue(silk_fetch *f)
         chain_run(f);
         return;
     }
-    /* a per-request delay from the spider / robots Crawl-delay */
-    const silk_value *dd = silk_dict_get(f->req->meta, "download_delay");
-    if (dd && (dd->kind == SILK_V_DOUBLE || dd->kind == SILK_V_INT))
-        s->delay = dd->kind == SILK_V_DOUBLE ? dd->u.d : (double)dd->u.i;
     f->slot = s;
     f->ph = PH_SLOT;
     s->active++;
     s->queued++;
     silk_list_add_tail(&s->queue, &f->link);
-    silk__slot_process(d, s);
+    slot_process(d, s);
 }
 
 static void on_gc(evutil_socket_t fd, short what, void *arg)
@@ -1088,7 +1305,8 @@ static int read_settings(silk_downloader *d, silk_settings *st)
 {
     int64_t total = 16, dom = 8, ip = 0, maxsize = 1073741824, warnsize = 33554432;
     double delay = 0, timeout = 180;
-    bool randomize = true, verify = false, compression = true, dnscache = true;
+    bool randomize = true, verify = false, compression = true, dnscache = true, dataloss = true;
+    const char *ca = NULL;
     int rc;
 #define GET(fn, key, var)                                                                   \
     if ((rc = fn(st, key, &var)) && rc != SILK_ENOTFOUND)                                  \
@@ -1104,10 +1322,15 @@ static int read_settings(silk_downloader *d, silk_settings *st)
     GET(silk_settings_get_bool, "DOWNLOAD_VERIFY_CERTIFICATES", verify)
     GET(silk_settings_get_bool, "COMPRESSION_ENABLED", compression)
     GET(silk_settings_get_bool, "DNSCACHE_ENABLED", dnscache)
+    GET(silk_settings_get_bool, "DOWNLOAD_FAIL_ON_DATALOSS", dataloss)
 #undef GET
+    const silk_value *cav = silk_settings_get(st, "DOWNLOAD_CA_CERTS");
+    if (cav && cav->kind == SILK_V_STRING && cav->u.s.len)
+        ca = cav->u.s.ptr;
     if (total < 1 || dom < 0 || ip < 0)
-        return silk_error(SILK_EINVAL, "setting CONCURRENT_REQUESTS must be >= 1 and the per-domain/IP limits >= 0");
-    if (delay < 0 || timeout < 0)
+        return silk_error(SILK_EINVAL,
+                          "setting CONCURRENT_REQUESTS must be >= 1 and the per-domain/IP limits >= 0");
+    if (delay < 0 || timeout < 0 || !isfinite(delay) || !isfinite(timeout))
         return silk_error(SILK_EINVAL, "settings DOWNLOAD_DELAY and DOWNLOAD_TIMEOUT must be >= 0");
     d->total_concurrency = (size_t)total;
     d->per_domain = (size_t)(dom ? dom : total);
@@ -1120,6 +1343,9 @@ static int read_settings(silk_downloader *d, silk_settings *st)
     d->verify = verify;
     d->compression = compression;
     d->dnscache = dnscache;
+    d->fail_on_dataloss = dataloss;
+    if (ca && !(d->ca_file = silk_strdup(ca)))
+        return SILK_ENOMEM;
     return 0;
 }
 
@@ -1128,6 +1354,8 @@ int silk_downloader_new(struct event_base *base, silk_settings *settings, silk_s
 {
     static int curl_ready;
     *out = NULL;
+    if (!base)
+        return silk_error(SILK_EINVAL, "silk_downloader_new needs an event_base");
     if (!curl_ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return silk_error(SILK_ENET, "curl_global_init failed");
@@ -1141,17 +1369,18 @@ int silk_downloader_new(struct event_base *base, silk_settings *settings, silk_s
     d->stats = stats;
     silk_list_init(&d->done_queue);
     silk_list_init(&d->fetches);
+    silk_list_init(&d->sockets);
+    silk_list_init(&d->owned_mws);
+    d->total_concurrency = 16;
+    d->per_domain = 8;
+    d->timeout = 180;
+    d->maxsize = 1073741824;
+    d->warnsize = 33554432;
+    d->randomize_delay = true;
+    d->compression = true;
+    d->dnscache = true;
+    d->fail_on_dataloss = true;
     int rc = settings ? read_settings(d, settings) : 0;
-    if (!settings) {
-        d->total_concurrency = 16;
-        d->per_domain = 8;
-        d->timeout = 180;
-        d->maxsize = 1073741824;
-        d->warnsize = 33554432;
-        d->randomize_delay = true;
-        d->compression = true;
-        d->dnscache = true;
-    }
     if (rc)
         goto err;
     rc = SILK_ENOMEM;
@@ -1191,14 +1420,21 @@ void silk_downloader_free(silk_downloader *d)
         }
         fetch_free(f);
     }
-    for (size_t i = 0; i < d->nmws; i++)
+    for (size_t i = d->nmws; i-- > 0;)
         if (d->mws[i]->close)
             d->mws[i]->close(d->mws[i]);
     silk_free(d->mws);
+    while (!silk_list_empty(&d->owned_mws)) {
+        owned_mw *o = silk_container_of(d->owned_mws.next, owned_mw, link);
+        silk_list_del(&o->link);
+        silk_free(o);
+    }
     for (size_t i = 0; i < d->easy_pool_len; i++)
         curl_easy_cleanup(d->easy_pool[i]);
     if (d->multi)
         curl_multi_cleanup(d->multi);
+    while (!silk_list_empty(&d->sockets))
+        sockinfo_free(silk_container_of(d->sockets.next, sockinfo, link));
     for (size_t i = 0; i < d->nbuckets; i++) {
         for (slot *s = d->buckets[i], *next; s; s = next) {
             next = s->hnext;
@@ -1207,6 +1443,7 @@ void silk_downloader_free(silk_downloader *d)
     }
     silk_free(d->buckets);
     silk_free(d->heap);
+    silk_free(d->ca_file);
     if (d->curl_timer)
         event_free(d->curl_timer);
     if (d->slot_timer)
@@ -1220,6 +1457,12 @@ void silk_downloader_free(silk_downloader *d)
 
 int silk_downloader_add_middleware(silk_downloader *d, silk_downloader_mw *mw, const silk_mw_env *env)
 {
+    if (!d || !mw)
+        return silk_error(SILK_EINVAL, "silk_downloader_add_middleware: NULL argument");
+    silk_downloader_mw **m = silk_realloc(d->mws, (d->nmws + 1) * sizeof *m);
+    if (!m)
+        return SILK_ENOMEM;
+    d->mws = m;
     mw->env = env;
     if (mw->open) {
         int rc = mw->open(mw, env);
@@ -1228,14 +1471,8 @@ int silk_downloader_add_middleware(silk_downloader *d, silk_downloader_mw *mw, c
         if (rc)
             return rc;
     }
-    silk_downloader_mw **m = silk_realloc(d->mws, (d->nmws + 1) * sizeof *m);
-    if (!m) {
-        if (mw->close)
-            mw->close(mw);
-        return SILK_ENOMEM;
-    }
-    d->mws = m;
     size_t i = d->nmws++;
+    /* stable: equal orders keep the order they were added in */
     while (i > 0 && d->mws[i - 1]->order > mw->order) {
         d->mws[i] = d->mws[i - 1];
         i--;
@@ -1244,13 +1481,38 @@ int silk_downloader_add_middleware(silk_downloader *d, silk_downloader_mw *mw, c
     return 0;
 }
 
+int silk_downloader_add_middleware_copy(silk_downloader *d, const silk_downloader_mw *tmpl,
+                                        const silk_mw_env *env)
+{
+    if (!d || !tmpl)
+        return silk_error(SILK_EINVAL, "silk_downloader_add_middleware_copy: NULL argument");
+    owned_mw *o = silk_calloc(1, sizeof *o);
+    if (!o)
+        return SILK_ENOMEM;
+    o->mw = *tmpl;
+    o->mw.state = NULL;
+    size_t before = d->nmws;
+    int rc = silk_downloader_add_middleware(d, &o->mw, env);
+    if (rc || d->nmws == before) { /* failed, or disabled by its setting */
+        silk_free(o);
+        return rc;
+    }
+    silk_list_add_tail(&d->owned_mws, &o->link);
+    return 0;
+}
+
 static int fetch_start(silk_downloader *d, silk_request *req, silk_fetch_done_fn done, void *arg, bool raw)
 {
-    if (!silk_object_alive(req))
+    if (!d)
+        return silk_error(SILK_EINVAL, "silk_downloader_fetch: NULL downloader");
+    if (d->freeing)
+        return silk_error(SILK_EBUSY, "silk_downloader_fetch: the downloader is closing");
+    if (!silk_object_alive(req) || !silk_type_is_a(req->obj.type, &silk_type_request))
         return silk_error(SILK_EDEAD, "silk_downloader_fetch: not a live request");
     silk_fetch *f = silk_calloc(1, sizeof *f);
     if (!f)
         return SILK_ENOMEM;
+    f->magic = FETCH_MAGIC;
     f->d = d;
     f->req = silk_ref(req);
     f->done = done;
@@ -1276,6 +1538,10 @@ int silk_downloader_fetch_raw(silk_downloader *d, silk_request *req, silk_fetch_
 
 size_t silk_downloader_active(const silk_downloader *d) { return d->nfetches; }
 
+size_t silk_downloader_transferring(const silk_downloader *d) { return d->transferring; }
+
+uint64_t silk_downloader_connections_opened(const silk_downloader *d) { return d->connections; }
+
 bool silk_downloader_needs_backout(const silk_downloader *d)
 {
     return d->nfetches >= d->total_concurrency;
@@ -1284,6 +1550,10 @@ bool silk_downloader_needs_backout(const silk_downloader *d)
 silk_request *silk_fetch_request(silk_fetch *f) { return f->req; }
 
 silk_downloader *silk_fetch_downloader(silk_fetch *f) { return f->d; }
+
+const char *silk_fetch_content_encoding(const silk_fetch *f) { return f->content_encoding; }
+
+uint64_t silk_fetch_wire_bytes(const silk_fetch *f) { return f->wire_bytes; }
 
 size_t silk_downloader_slots(const silk_downloader *d, silk_slot_info *out, size_t cap)
 {
@@ -1300,6 +1570,34 @@ size_t silk_downloader_slots(const silk_downloader *d, silk_slot_info *out, size
 
 size_t silk_downloader_slot_peak(const silk_downloader *d, const char *key)
 {
-    slot *s = slot_find((silk_downloader *)d, key);
+    slot *s = slot_find(d, key);
     return s ? s->peak : 0;
+}
+
+int silk_downloader_slot_key(const silk_request *req, char **out)
+{
+    *out = slot_key(req);
+    return *out ? 0 : SILK_ENOMEM;
+}
+
+int silk_downloader_set_slot_delay(silk_downloader *d, const char *key, double delay)
+{
+    if (!d || !key || !(delay >= 0) || !isfinite(delay))
+        return silk_error(SILK_EINVAL, "silk_downloader_set_slot_delay: bad argument");
+    slot *s = slot_get(d, key);
+    if (!s)
+        return SILK_ENOMEM;
+    if (s->delay == delay)
+        return 0;
+    s->delay = delay;
+    /* the slot may be waiting in the heap on the old delay */
+    if (s->heap_idx != SIZE_MAX || s->queued)
+        slot_process(d, s);
+    return 0;
+}
+
+double silk_downloader_slot_delay(const silk_downloader *d, const char *key)
+{
+    slot *s = slot_find(d, key);
+    return s ? s->delay : d->delay;
 }

@@ -25,12 +25,16 @@ struct event_base;
 
 /* ---- failures ---- */
 
-/* What went wrong with a request. type is Scrapy's / Twisted's exception
- * name, so stats keys and logs read the same as Scrapy's:
- * "DNSLookupError", "ConnectionRefusedError", "TimeoutError",
- * "ConnectionLost" (reset mid-response), "ResponseNeverReceived",
- * "SSLError", "DownloadMaxSizeError"(too large), "ProtocolError",
- * "NotSupported", "IgnoreRequest", "HttpError", "ConnectError". */
+/* What went wrong with a request. type is the full name of the exception
+ * class Scrapy / Twisted would raise, so stats keys
+ * (downloader/exception_type_count/<type>) and logs read as Scrapy's:
+ * "twisted.internet.error.DNSLookupError", "...ConnectionRefusedError",
+ * "twisted.internet.error.TimeoutError", "twisted.web._newclient.
+ * ResponseFailed" (connection lost mid-response), "twisted.web._newclient.
+ * ResponseNeverReceived", "OpenSSL.SSL.Error" (any TLS failure),
+ * "twisted.internet.defer.CancelledError" (over DOWNLOAD_MAXSIZE),
+ * "scrapy.exceptions.NotSupported", "scrapy.exceptions.IgnoreRequest",
+ * "twisted.internet.error.ConnectError". docs/downloader.md lists them. */
 typedef struct silk_failure {
     int code;              /* a SILK_E* code */
     char *type;
@@ -44,6 +48,9 @@ typedef struct silk_failure {
 silk_failure *silk_failure_new(int code, const char *type, const char *message,
                                silk_request *request, silk_response *response);
 void silk_failure_free(silk_failure *f);
+/* true when f's type is type, or ends with "." type when type has no dot
+ * (silk_failure_is(f, "TimeoutError")). */
+bool silk_failure_is(const silk_failure *f, const char *type);
 
 /* ---- middleware chain ---- */
 
@@ -135,6 +142,12 @@ void silk_downloader_free(silk_downloader *d);
  * The downloader does not own mw's memory; close() is called at free. */
 int silk_downloader_add_middleware(silk_downloader *d, silk_downloader_mw *mw, const silk_mw_env *env);
 
+/* Same, on a copy of tmpl that the downloader owns (state starts NULL):
+ * how the built-in middlewares and spiders' templates are added. A
+ * middleware whose open() says SILK_ENOTFOUND is left out (returns 0). */
+int silk_downloader_add_middleware_copy(silk_downloader *d, const silk_downloader_mw *tmpl,
+                                        const silk_mw_env *env);
+
 /* Starts fetching req (the downloader takes a reference). done is called
  * once, later, from the loop. Returns 0 or SILK_ENOMEM. */
 int silk_downloader_fetch(silk_downloader *d, silk_request *req, silk_fetch_done_fn done, void *arg);
@@ -143,11 +156,22 @@ int silk_downloader_fetch_raw(silk_downloader *d, silk_request *req, silk_fetch_
 
 /* Requests inside the downloader (chain + slots + transfers). */
 size_t silk_downloader_active(const silk_downloader *d);
+/* Transfers curl has right now (all slots). */
+size_t silk_downloader_transferring(const silk_downloader *d);
+/* Connections curl opened since the downloader was created (a reused
+ * keep-alive connection is not counted again). */
+uint64_t silk_downloader_connections_opened(const silk_downloader *d);
 /* true while the downloader has no free slot (the engine backs out). */
 bool silk_downloader_needs_backout(const silk_downloader *d);
 /* Request waiting in the fetch's chain, for middlewares. */
 silk_request *silk_fetch_request(silk_fetch *fetch);
 silk_downloader *silk_fetch_downloader(silk_fetch *fetch);
+/* The Content-Encoding the downloader decoded for this fetch's response
+ * (the header is removed from the response), or NULL. Borrowed. */
+const char *silk_fetch_content_encoding(const silk_fetch *fetch);
+/* Body bytes as received on the wire (before decoding); 0 before the
+ * transfer ends. */
+uint64_t silk_fetch_wire_bytes(const silk_fetch *fetch);
 
 /* Per-slot figures for est(): fills up to cap entries; returns the count. */
 typedef struct silk_slot_info {
@@ -158,6 +182,14 @@ typedef struct silk_slot_info {
 size_t silk_downloader_slots(const silk_downloader *d, silk_slot_info *out, size_t cap);
 /* Peak number of concurrent transfers seen for a slot key (tests). */
 size_t silk_downloader_slot_peak(const silk_downloader *d, const char *key);
+/* The slot key of req (meta download_slot, else the URL's host) into *out
+ * (caller frees). Returns 0 or SILK_ENOMEM. */
+int silk_downloader_slot_key(const silk_request *req, char **out);
+/* Sets the delay (seconds, randomised as RANDOMIZE_DOWNLOAD_DELAY says) of
+ * the slot key, creating the slot. Returns 0, SILK_EINVAL or SILK_ENOMEM. */
+int silk_downloader_set_slot_delay(silk_downloader *d, const char *key, double delay);
+/* The slot's delay, or DOWNLOAD_DELAY when there is no such slot. */
+double silk_downloader_slot_delay(const silk_downloader *d, const char *key);
 
 /* The Response type Scrapy's responsetypes would pick from the headers,
  * URL and body (HtmlResponse for text/html, XmlResponse, TextResponse, or

@@ -1,0 +1,57 @@
+/* silk — helpers shared by the downloader middlewares (http/mw_*.c).
+ * Library-internal: not installed, not part of the public API. */
+#ifndef SILK_HTTP_MW_INTERNAL_H
+#define SILK_HTTP_MW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "silk/downloader.h"
+#include "silk/http.h"
+
+/* Twisted's http.RESPONSES phrase for status ("Service Unavailable"), or
+ * NULL when it has none. Static. */
+const char *silk__http_reason(int status);
+
+/* Scrapy's response_status_message: "503 Service Unavailable" ("Unknown
+ * Status" when there is no phrase) into out. */
+void silk__status_message(int status, char *out, size_t n);
+
+/* "<GET http://x/>" into out (truncated to n). */
+void silk__request_repr(const silk_request *r, char *out, size_t n);
+
+/* The request's meta dict, created when missing; NULL on ENOMEM. */
+silk_value *silk__meta(silk_request *r);
+
+/* true when v is a list holding the integer i. */
+bool silk__list_has_int(const silk_value *v, int64_t i);
+
+/* The setting as a bool, int, double or string, def when unset or
+ * malformed (malformed is logged by settings). env may be NULL. */
+bool silk__set_bool(const silk_mw_env *env, const char *key, bool def);
+int64_t silk__set_int(const silk_mw_env *env, const char *key, int64_t def);
+double silk__set_double(const silk_mw_env *env, const char *key, double def);
+const char *silk__set_str(const silk_mw_env *env, const char *key, const char *def);
+
+/* Stats helpers that accept a NULL env or collector. */
+void silk__stat_inc(const silk_mw_env *env, const char *key, int64_t by);
+void silk__stat_incf(const silk_mw_env *env, int64_t by, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Base64 of n bytes into a new silk string (caller frees); NULL on ENOMEM. */
+char *silk__base64(const void *data, size_t n);
+
+/* w3lib's basic_auth_header(user, pass): "Basic <base64(user:pass)>" with
+ * both encoded as UTF-8 (w3lib's default is latin-1 for str; UTF-8 bytes
+ * are what silk has). Caller frees; NULL on ENOMEM. */
+char *silk__basic_auth(const char *user, const char *pass);
+
+/* Scrapy's url_is_from_any_domain(url, [domain]): the URL's host is domain
+ * or a subdomain of it (case-insensitive). */
+bool silk__url_in_domain(const char *url, const char *domain);
+
+/* urlparse(url).netloc, lower-cased host kept as written otherwise, into a
+ * new string (caller frees); "" when none; NULL on ENOMEM. */
+char *silk__url_netloc(const char *url);
+
+#endif
