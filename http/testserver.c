@@ -118,7 +118,7 @@ struct silk_testserver {
     silk_list ops;
     SSL_CTX *ssl_ctx;
     char *cert_pem;
-    unsigned char *block_text, *block_binary;
+    unsigned char *block_text, *block_binary, *block_stars; /* BLOCK_SIZE each */
     unsigned char *bomb_seg;
     size_t bomb_seg_len;
     unsigned char bomb_tail[32];
@@ -601,17 +601,21 @@ static int ensure_blocks(silk_testserver *s)
     if (s->block_text)
         return 0;
     unsigned char *t = silk_malloc(BLOCK_SIZE), *b = silk_malloc(BLOCK_SIZE);
-    if (!t || !b) {
+    unsigned char *st = silk_malloc(BLOCK_SIZE);
+    if (!t || !b || !st) {
         silk_free(t);
         silk_free(b);
+        silk_free(st);
         return SILK_ENOMEM;
     }
     for (size_t i = 0; i < BLOCK_SIZE; i++) {
         t[i] = (unsigned char)LARGE_LINE[i % 64];
         b[i] = (unsigned char)(i % 256);
     }
+    memset(st, '*', BLOCK_SIZE);
     s->block_text = t;
     s->block_binary = b;
+    s->block_stars = st;
     return 0;
 }
 
@@ -665,16 +669,10 @@ static int op_fill(op *o, struct evbuffer *b, size_t max)
         if (add_piece(b, s->bomb_tail, s->bomb_tail_len, &off, &want) ||
             add_piece(b, o->bomb_trailer, o->bomb_trailer_len, &off, &want))
             return -1;
-    } else if (o->pattern == PAT_STARS) {
-        static const char stars[256] = { [0 ... 255] = '*' };
-        while (want) {
-            size_t n = want < sizeof stars ? want : sizeof stars;
-            if (evbuffer_add_reference(b, stars, n, NULL, NULL) != 0)
-                return -1;
-            want -= n;
-        }
     } else {
-        const unsigned char *blk = o->pattern == PAT_TEXT ? s->block_text : s->block_binary;
+        const unsigned char *blk = o->pattern == PAT_TEXT     ? s->block_text
+                                   : o->pattern == PAT_BINARY ? s->block_binary
+                                                              : s->block_stars;
         uint64_t off = o->sent;
         while (want) {
             size_t in = (size_t)(off % BLOCK_SIZE);
@@ -764,8 +762,12 @@ static void op_step(evutil_socket_t fd, short what, void *arg)
         return;
     }
     case OP_STREAM:
+    case OP_RESET:
         if (o->sent >= o->total) {
-            op_end(o);
+            if (o->kind == OP_RESET)
+                op_kill_connection(o);
+            else
+                op_end(o);
             return;
         }
         if (op_fill(o, s->scratch, STREAM_CHUNK) != 0) {
@@ -776,7 +778,6 @@ static void op_step(evutil_socket_t fd, short what, void *arg)
         evhttp_send_reply_chunk_with_cb(o->req, s->scratch, op_written, o);
         evbuffer_drain(s->scratch, evbuffer_get_length(s->scratch));
         return;
-    case OP_RESET:
     default:
         op_kill_connection(o);
         return;
@@ -1011,6 +1012,10 @@ static void h_drip(ctx *c)
         duration = c->s->opt.max_delay;
     if (delay > c->s->opt.max_delay)
         delay = c->s->opt.max_delay;
+    if (ensure_blocks(c->s) != 0) {
+        reply_text(c, 503, "503 out of memory\n");
+        return;
+    }
     op *o = op_new(c, OP_DRIP);
     if (!o) {
         reply_text(c, 503, "503 out of memory\n");
@@ -1019,9 +1024,11 @@ static void h_drip(ctx *c)
     o->pattern = PAT_STARS;
     o->total = bytes;
     o->code = (int)code;
-    o->ticks_left = bytes < DRIP_MAX_TICKS ? (uint32_t)bytes : DRIP_MAX_TICKS;
-    if (o->ticks_left == 0)
-        o->ticks_left = 1;
+    /* Up to 200 pieces, more when a piece would exceed STREAM_CHUNK. */
+    uint64_t ticks = bytes < DRIP_MAX_TICKS ? bytes : DRIP_MAX_TICKS;
+    if (bytes / STREAM_CHUNK + 1 > ticks)
+        ticks = bytes / STREAM_CHUNK + 1;
+    o->ticks_left = ticks ? (uint32_t)ticks : 1;
     o->tick = tv_of(duration / o->ticks_left);
     add_header(c->req, "Content-Type", "application/octet-stream");
     set_content_length(c->req, bytes);
@@ -1041,31 +1048,26 @@ static void h_reset(ctx *c)
         return;
     }
     v = qget(&c->q, "rst");
+    if (ensure_blocks(c->s) != 0) {
+        reply_text(c, 503, "503 out of memory\n");
+        return;
+    }
     op *o = op_new(c, OP_RESET);
     if (!o) {
         reply_text(c, 503, "503 out of memory\n");
         return;
     }
+    /* Half the promised body, streamed like /large; once it has left, the
+     * connection closes. */
     o->rst = v && strcmp(v, "1") == 0;
     o->pattern = PAT_TEXT;
-    o->total = bytes / 2;
+    o->total = c->head ? 0 : bytes / 2;
     o->started = 1;
-    if (ensure_blocks(c->s) != 0) {
-        op_kill_connection(o);
-        return;
-    }
     add_header(c->req, "Content-Type", "text/plain; charset=utf-8");
     set_content_length(c->req, bytes);
     log_access(c->s, c->req, 200, bytes);
     evhttp_send_reply_start(c->req, 200, "OK");
-    if (c->head || op_fill(o, c->s->scratch, (size_t)o->total) != 0) {
-        evbuffer_drain(c->s->scratch, evbuffer_get_length(c->s->scratch));
-        event_active(o->ev, EV_TIMEOUT, 1);
-        return;
-    }
-    /* Half the promised body, then (once it left) the connection closes. */
-    evhttp_send_reply_chunk_with_cb(c->req, c->s->scratch, op_written, o);
-    evbuffer_drain(c->s->scratch, evbuffer_get_length(c->s->scratch));
+    event_active(o->ev, EV_TIMEOUT, 1);
 }
 
 static void compressed_doc(silk_buf *b, const char *name)
@@ -1153,6 +1155,22 @@ out:
     return rc;
 }
 
+/* The CRC-32 (adler == 0) or Adler-32 (adler == 1) of `blocks` blocks of
+ * zeros, from the check of one block, by doubling: O(log blocks). */
+static uint32_t repeat_check(uint32_t one, uint64_t blocks, int adler)
+{
+    uint32_t acc = adler ? 1 : 0, pow = one;
+    z_off_t len = BOMB_BLOCK;
+    while (blocks) {
+        if (blocks & 1)
+            acc = (uint32_t)(adler ? adler32_combine(acc, pow, len) : crc32_combine(acc, pow, len));
+        pow = (uint32_t)(adler ? adler32_combine(pow, pow, len) : crc32_combine(pow, pow, len));
+        len *= 2;
+        blocks >>= 1;
+    }
+    return acc;
+}
+
 static void h_bomb(ctx *c)
 {
     silk_testserver *s = c->s;
@@ -1181,9 +1199,7 @@ static void h_bomb(ctx *c)
     uint64_t inflated = blocks * BOMB_BLOCK;
     o->bomb_blocks = blocks;
     if (zlib_wrap) {
-        uint32_t a = 1;
-        for (uint64_t i = 0; i < blocks; i++)
-            a = (uint32_t)adler32_combine(a, s->bomb_adler, BOMB_BLOCK);
+        uint32_t a = repeat_check(s->bomb_adler, blocks, 1);
         o->bomb_head[0] = 0x78;
         o->bomb_head[1] = 0xda;
         o->bomb_head_len = 2;
@@ -1192,9 +1208,7 @@ static void h_bomb(ctx *c)
         o->bomb_trailer_len = 4;
     } else {
         static const unsigned char gz[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3 };
-        uint32_t crc = 0;
-        for (uint64_t i = 0; i < blocks; i++)
-            crc = (uint32_t)crc32_combine(crc, s->bomb_crc, BOMB_BLOCK);
+        uint32_t crc = repeat_check(s->bomb_crc, blocks, 0);
         memcpy(o->bomb_head, gz, sizeof gz);
         o->bomb_head_len = sizeof gz;
         for (int i = 0; i < 4; i++) {
@@ -1383,7 +1397,8 @@ static void h_charset(ctx *c)
         silk_buf_printf(&doc,
                         "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=%s\">\n",
                         label);
-    silk_buf_printf(&doc, "<title>charset %s</title>\n</head>\n<body>\n<h1>%s</h1>\n<p id=\"text\">",
+    silk_buf_printf(&doc,
+                    "<title>charset %s</title>\n</head>\n<body>\n<h1>%s</h1>\n<p id=\"text\">",
                     cs->label, cs->label);
     if (cs->utf16)
         silk_buf_puts(&doc, cs->text);
@@ -2225,6 +2240,7 @@ void silk_testserver_free(silk_testserver *s)
     silk_free(s->page_hits);
     silk_free(s->block_text);
     silk_free(s->block_binary);
+    silk_free(s->block_stars);
     silk_free(s->bomb_seg);
     silk_free(s);
 }
