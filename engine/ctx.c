@@ -56,14 +56,18 @@ const char *silk_response_text(silk_response *resp, size_t *len)
         return NULL;
     if (!resp->text) {
         char name[64];
-        char *text = NULL;
+        const char *text = NULL;
+        char *owned = NULL;
         size_t n = 0;
         const char *ct = silk_headers_get(&resp->headers, "Content-Type");
-        if (silk_encoding_to_utf8(ct, (const unsigned char *)resp->body, resp->body_len, &text, &n, name,
-                                  sizeof name))
+        /* valid UTF-8 (the common case) is used in place: no copy */
+        if (silk_encoding_to_utf8_view(ct, (const unsigned char *)resp->body, resp->body_len, &text, &n,
+                                       &owned, name, sizeof name))
             return NULL;
-        silk_alloc_retype(text, resp->obj.type);
-        resp->text = text;
+        if (owned)
+            silk_alloc_retype(owned, resp->obj.type);
+        resp->text = owned ? owned : (char *)text;
+        resp->text_is_body = owned == NULL;
         resp->text_len = n;
         silk_free(resp->encoding);
         resp->encoding = silk_strdup(name);

@@ -340,9 +340,47 @@ static int fingerprint_headers(const silk_request *r, const char *const *include
     return 0;
 }
 
+/* The hashed text without building a dict: the keys of Scrapy's
+ * fingerprint JSON are always body, headers, method, url in sorted order. */
+static int fingerprint_json_fast(const silk_request *r, const char *canonical, silk_buf *b)
+{
+    silk_buf_reserve(b, 2 * r->body_len + strlen(canonical) + 64);
+    silk_buf_puts(b, "{\"body\": \"");
+    if (r->body_len && !silk_buf_reserve(b, 2 * r->body_len)) {
+        silk_hex((const uint8_t *)r->body, r->body_len, b->data + b->len);
+        b->len += 2 * r->body_len;
+    }
+    silk_buf_puts(b, "\", \"headers\": {}, \"method\": ");
+    silk_value m = { .kind = SILK_V_STRING, .u.s = { r->method, strlen(r->method) } };
+    int rc = silk_json_encode(&m, SILK_JSON_ENSURE_ASCII, b);
+    silk_buf_puts(b, ", \"url\": ");
+    silk_value u = { .kind = SILK_V_STRING, .u.s = { (char *)canonical, strlen(canonical) } };
+    if (!rc)
+        rc = silk_json_encode(&u, SILK_JSON_ENSURE_ASCII, b);
+    silk_buf_putc(b, '}');
+    return rc ? rc : b->err;
+}
+
 int silk_request_fingerprint(const silk_request *r, const char *const *include_headers,
                              bool keep_fragments, uint8_t out[20], char **json_out)
 {
+    if (!include_headers || !*include_headers) {
+        char *canonical = NULL;
+        silk_buf b = SILK_BUF_INIT;
+        unsigned int mdlen = 0;
+        if (json_out)
+            *json_out = NULL;
+        int rc = silk_url_canonicalize(r->url, true, keep_fragments, &canonical);
+        if (!rc)
+            rc = fingerprint_json_fast(r, canonical, &b);
+        silk_free(canonical);
+        if (!rc && (!EVP_Digest(b.data, b.len, out, &mdlen, EVP_sha1(), NULL) || mdlen != 20))
+            rc = silk_error(SILK_EINVAL, "SHA-1 is not available from libcrypto");
+        if (!rc && json_out)
+            *json_out = silk_buf_detach(&b);
+        silk_buf_free(&b);
+        return rc;
+    }
     char *canonical = NULL, *json = NULL;
     silk_value *d = NULL, *headers = NULL;
     if (json_out)

@@ -32,7 +32,8 @@ static void response_destroy(silk_object *o)
     silk_free(r->protocol);
     silk_free(r->ip_address);
     silk_free(r->encoding);
-    silk_free(r->text);
+    if (!r->text_is_body)
+        silk_free(r->text);
 }
 
 static int response_describe(const silk_object *o, char *buf, size_t n)

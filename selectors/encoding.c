@@ -1419,6 +1419,36 @@ int silk_encoding_to_utf8(const char *content_type, const unsigned char *body,
                        text_len);
 }
 
+int silk_encoding_to_utf8_view(const char *content_type, const unsigned char *body,
+                               size_t len, const char **text, size_t *text_len,
+                               char **owned, char *name_out, size_t name_cap)
+{
+    detection d;
+    if (!text || !text_len || !owned || (!body && len))
+        return silk_error(SILK_EINVAL, "encoding: bad arguments to to_utf8_view");
+    *text = NULL;
+    *text_len = 0;
+    *owned = NULL;
+    if (!body)
+        body = (const unsigned char *)"";
+    int rc = detect(content_type, body, len, &d);
+    if (rc)
+        return rc;
+    if (name_out && (rc = copy_name(d.name, name_out, name_cap)))
+        return rc;
+    body += d.bom_len;
+    len -= d.bom_len;
+    if (decodes_to_itself(d.text_codec, body, len)) {
+        *text = (const char *)body;
+        *text_len = len;
+        return 0;
+    }
+    rc = decode_with(d.text_codec, body, len, owned, text_len);
+    if (!rc)
+        *text = *owned;
+    return rc;
+}
+
 size_t silk_utf8_count(const char *text, size_t len)
 {
     size_t n = 0;

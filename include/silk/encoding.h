@@ -84,6 +84,15 @@ int silk_encoding_to_utf8(const char *content_type, const unsigned char *body,
                           size_t len, char **text, size_t *text_len,
                           char *name_out, size_t name_cap);
 
+/* silk_encoding_to_utf8 without a copy when it can: when the text is byte
+ * for byte the body (after its BOM), *text points into body and *owned is
+ * NULL (body must then outlive the text; it is NUL-terminated only if body
+ * is); otherwise *owned is a new silk block (caller frees) and *text ==
+ * *owned. Returns as silk_encoding_to_utf8. */
+int silk_encoding_to_utf8_view(const char *content_type, const unsigned char *body,
+                               size_t len, const char **text, size_t *text_len,
+                               char **owned, char *name_out, size_t name_cap);
+
 /* Number of code points in UTF-8 text (continuation bytes not counted). */
 size_t silk_utf8_count(const char *text, size_t len);
 

@@ -145,8 +145,9 @@ struct silk_response {
     char *ip_address;     /* may be NULL */
     /* TextResponse and subtypes: decoded once, on demand */
     char *encoding;       /* Python codec name once known */
-    char *text;           /* UTF-8 */
+    char *text;           /* UTF-8; may point into body (text_is_body) */
     size_t text_len;
+    bool text_is_body;    /* text is a view of body: not freed on its own */
     /* a parsed document cached by the selectors module */
     void *doc;
     void (*doc_free)(void *doc);
