@@ -1,4 +1,4 @@
-/* The examples, run through the engine against the embedded site. */
+/* examples/followall.c, run through the engine against the embedded site. */
 #include "silk_test.h"
 #include "silk/engine.h"
 #include "silk/testserver.h"
