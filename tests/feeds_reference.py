@@ -22,7 +22,10 @@ RICH = r"""[
  {"name": "O'Brien", "price": 0.1, "tags": ["x"], "note": "line1\r\nline2", "semi": "a;b",
   "q": "say \"hi\"", "mixed": [1, "a", null, true], "uni": "\u00a0\u2028\u00e9\u4e2d\u00ad",
   "lst_nested": [["a"], {"b": "it's"}], "dict": {"k": "v", "n": 1.5, "t": [true, null]},
-  "both": "'\"", "lead": " space ", "nul": "a\u0000b"},
+  "both": "'\"", "lead": " space ", "nul": "a\u0000b",
+  "reprs": [1, "both'\"", "\u00a0\u2028\u00ad\ud83d\ude00\ue000\t\n\\\r\u0007", "\u0085\u3000 x",
+            "\udb40\udc01\u200b\u061c\u4e2d\u00e9", "it's"],
+  "floats": [1e22, 0.30000000000000004, 5e-324, 1.7976931348623157e308, 100.0, 123456789.125, -1.5e-7]},
  {},
  {"count": 7, "name": "third", "extra": "only here"}
 ]"""
