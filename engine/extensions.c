@@ -109,7 +109,7 @@ static void memusage_close(void *state)
 const silk_extension_def silk_memusage_extension = { "MemoryUsage", 0, memusage_open, memusage_close };
 
 /* Extensions of other modules, when they are linked in. */
-extern const silk_extension_def silk_feed_extension __attribute__((weak));
+extern const silk_extension_def silk_feed_exporter __attribute__((weak));
 extern const silk_extension_def silk_telnet_extension __attribute__((weak));
 extern const silk_extension_def silk_leakcheck_extension __attribute__((weak));
 
@@ -119,8 +119,8 @@ size_t silk__default_extensions(const silk_extension_def **out)
 {
     size_t n = 0;
     out[n++] = &silk_memusage_extension;
-    if (&silk_feed_extension)
-        out[n++] = &silk_feed_extension;
+    if (&silk_feed_exporter)
+        out[n++] = &silk_feed_exporter;
     if (&silk_telnet_extension)
         out[n++] = &silk_telnet_extension;
     if (&silk_leakcheck_extension)
