@@ -46,7 +46,7 @@ test: deps
 	  exit $$rc
 
 demo: build
-	./$(BUILD)/silk version
+	examples/demo.sh $(BUILD)
 
 BENCH_PACKAGES = nginx-light wrk time python3-scrapy python3-parsel
 
