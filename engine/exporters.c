@@ -771,7 +771,9 @@ int silk_exporter_export_dict(silk_exporter *e, const silk_value *dict)
     } else {
         unsigned flags = e->enc == ENC_NONE ? SILK_JSON_ENSURE_ASCII : 0;
         int indent = e->format == SILK_FEED_JSON && e->indent > 0 ? e->indent : 0;
-        if (!(rc = collect_fields(dict, e->fields, false, &pairs, &n))) {
+        if (!e->fields) {
+            rc = json_value(&e->rec, dict, flags, indent, 0, 0);
+        } else if (!(rc = collect_fields(dict, e->fields, false, &pairs, &n))) {
             /* encode the (name, value) pairs as the dict they make */
             silk_dict_entry *entries = silk_calloc(n ? n : 1, sizeof *entries);
             if (!entries) {

@@ -938,9 +938,11 @@ static void ext_close(void *state)
     silk_free(x);
 }
 
+/* Opened before the other extensions: a feed that cannot be opened stops
+ * the crawl before anything else (a console socket, timers) has started. */
 const silk_extension_def silk_feed_exporter = {
     .name = "FeedExporter",
-    .order = 0,
+    .order = -100,
     .open = ext_open,
     .close = ext_close,
 };

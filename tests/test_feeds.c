@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "silk_test.h"
+#include "silk/engine.h"
 #include "silk/feeds.h"
+#include "silk/testserver.h"
 #include "silk/http.h"
 #include "silk/item.h"
 #include "silk/settings.h"
@@ -734,6 +736,214 @@ static void test_alloc_failures(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+
+/* ---- end to end: crawls of the embedded site ---- */
+
+#define PAGES 40
+
+static silk_testserver *server;
+static char start_url[128];
+static int items_before_sigint;
+static int items_seen;
+
+static int e2e_parse(silk_ctx *ctx, silk_response *resp)
+{
+    const char *price = silk_ctx_css_get(ctx, "span.price::text");
+    if (price) {
+        silk_item *it = silk_ctx_item(ctx, "Product");
+        silk_item_set_str(it, "url", resp->url);
+        silk_item_set_str(it, "title", silk_ctx_css_get(ctx, "title::text"));
+        silk_item_set_str(it, "price", price);
+    }
+    silk_ctx_follow_css(ctx, "a::attr(href)", "parse");
+    return 0;
+}
+
+/* Ctrl-C in the middle of the crawl, from inside the loop */
+static void on_item(silk_crawler *c, const silk_signal_args *a, void *arg)
+{
+    (void)c, (void)a, (void)arg;
+    if (++items_seen == items_before_sigint)
+        raise(SIGINT);
+}
+
+static int e2e_open(silk_spider *sp)
+{
+    items_seen = 0;
+    return items_before_sigint ? silk_signal_connect(silk_spider_crawler(sp), SILK_SIG_ITEM_SCRAPED, on_item, NULL)
+                               : 0;
+}
+
+static silk_settings *crawl_settings(const char *feeds_json)
+{
+    silk_settings *s = silk_settings_new();
+    silk_settings_set(s, "LOG_LEVEL", "ERROR", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "ROBOTSTXT_OBEY", "False", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "TELNETCONSOLE_ENABLED", "False", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "CONCURRENT_REQUESTS", "4", SILK_PRIO_CMDLINE);
+    if (feeds_json)
+        assert_int_equal(silk_settings_set(s, "FEEDS", feeds_json, SILK_PRIO_CMDLINE), 0);
+    return s;
+}
+
+/* Runs the spider; returns silk_process_run's code. *p stays for the stats. */
+static int crawl(silk_settings *s, silk_process **p, silk_crawler **c)
+{
+    static silk_spider_def def;
+    def = (silk_spider_def){
+        .name = "shop",
+        .start_urls = SILK_LIST(start_url),
+        .allowed_domains = SILK_LIST("127.0.0.1"),
+        .parse = e2e_parse,
+        .open = e2e_open,
+    };
+    assert_int_equal(silk_process_new(s, p), 0);
+    assert_int_equal(silk_process_crawl(*p, &def, NULL, NULL, c), 0);
+    return silk_process_run(*p);
+}
+
+static void start_server(void)
+{
+    silk_testserver_options opt = { 0 };
+    opt.pages = PAGES;
+    assert_int_equal(silk_testserver_start_thread(&opt, &server), 0);
+    snprintf(start_url, sizeof start_url, "%s/", silk_testserver_url(server));
+}
+
+static void stop_server(void)
+{
+    silk_testserver_free(server);
+    server = NULL;
+}
+
+static silk_value *read_json(const char *path)
+{
+    size_t n;
+    char *data = slurp(path, &n);
+    assert_non_null(data);
+    silk_value *v = NULL;
+    int rc = silk_json_decode(data, n, &v);
+    if (rc)
+        fprintf(stderr, "%s is not JSON: %s\n%s\n", path, silk_last_error(), data);
+    assert_int_equal(rc, 0);
+    free(data);
+    return v;
+}
+
+static size_t count_lines(const char *path)
+{
+    size_t n, lines = 0;
+    char *data = slurp(path, &n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        lines += data[i] == '\n';
+    free(data);
+    return lines;
+}
+
+static void test_crawl_writes_feeds(void **state)
+{
+    (void)state;
+    start_server();
+    items_before_sigint = 0;
+    char feeds[1024];
+    snprintf(feeds, sizeof feeds,
+             "{\"%s/crawl/%%(name)s.json\": {\"format\": \"json\", \"overwrite\": true},"
+             " \"%s/crawl/%%(name)s.csv\": {\"format\": \"csv\", \"fields\": [\"price\", \"title\"]}}",
+             tmpdir, tmpdir);
+    silk_settings *s = crawl_settings(feeds);
+    /* -o as the command line gives it */
+    assert_int_equal(silk_feeds_add_cli(s, tmp_path("crawl/o.jl"), false), 0);
+    silk_process *p;
+    silk_crawler *c;
+    assert_int_equal(crawl(s, &p, &c), 0);
+    assert_string_equal(silk_crawler_finish_reason(c), "finished");
+    silk_stats *st = silk_crawler_stats(c);
+    assert_int_equal(silk_stats_get_int(st, "item_scraped_count", 0), PAGES);
+    assert_int_equal(silk_stats_get_int(st, "feedexport/success_count/FileFeedStorage", 0), 3);
+
+    silk_value *doc = read_json(tmp_path("crawl/shop.json"));
+    assert_int_equal(silk_list_len(doc), PAGES);
+    for (size_t i = 0; i < PAGES; i++) {
+        const silk_value *it = silk_list_get(doc, i);
+        assert_non_null(strstr(silk_dict_get_str(it, "url", ""), "/p/"));
+        assert_non_null(silk_dict_get_str(it, "title", NULL));
+        assert_int_equal(silk_dict_get_str(it, "price", "")[0], '$');
+    }
+    silk_value_free(doc);
+    assert_int_equal(count_lines(tmp_path("crawl/o.jl")), PAGES);
+    assert_int_equal(count_lines(tmp_path("crawl/shop.csv")), PAGES + 1);
+    size_t n;
+    char *csv = slurp(tmp_path("crawl/shop.csv"), &n);
+    assert_memory_equal(csv, "price,title\r\n$", 14);
+    free(csv);
+    silk_process_free(p);
+    silk_settings_free(s);
+    stop_server();
+    SILK_ASSERT_CLEAN();
+}
+
+static void test_crawl_bad_feed_path_stops_before_requests(void **state)
+{
+    (void)state;
+    start_server();
+    items_before_sigint = 0;
+    char feeds[512];
+    char *file = tmp_path("not-a-dir");
+    FILE *f = fopen(file, "w");
+    fclose(f);
+    snprintf(feeds, sizeof feeds, "{\"%s/items.json\": {\"format\": \"json\"}}", file);
+    silk_settings *s = crawl_settings(feeds);
+    silk_process *p;
+    silk_crawler *c;
+    silk_log_set_sink(quiet, NULL);
+    int rc = crawl(s, &p, &c);
+    silk_log_set_sink(NULL, NULL);
+    assert_int_equal(rc, SILK_EIO);
+    assert_int_equal(silk_crawler_error(c), SILK_EIO);
+    silk_stats *st = silk_crawler_stats(c);
+    assert_int_equal(silk_stats_get_int(st, "downloader/request_count", 0), 0);
+    assert_int_equal(silk_stats_get_int(st, "scheduler/enqueued", 0), 0);
+    silk_process_free(p);
+    silk_settings_free(s);
+    stop_server();
+    SILK_ASSERT_CLEAN();
+}
+
+static void test_crawl_sigint_leaves_valid_feeds(void **state)
+{
+    (void)state;
+    start_server();
+    items_before_sigint = 5;
+    char feeds[1024];
+    snprintf(feeds, sizeof feeds,
+             "{\"%s/int/a.json\": {\"format\": \"json\", \"indent\": 2}, \"%s/int/a.jl\": {\"format\": \"jl\"},"
+             " \"%s/int/a.csv\": {\"format\": \"csv\"}}",
+             tmpdir, tmpdir, tmpdir);
+    silk_settings *s = crawl_settings(feeds);
+    silk_settings_set(s, "CONCURRENT_REQUESTS", "1", SILK_PRIO_CMDLINE);
+    silk_process *p;
+    silk_crawler *c;
+    silk_log_set_sink(quiet, NULL);
+    assert_int_equal(crawl(s, &p, &c), 0);
+    silk_log_set_sink(NULL, NULL);
+    assert_string_equal(silk_crawler_finish_reason(c), "shutdown");
+    silk_stats *st = silk_crawler_stats(c);
+    int64_t scraped = silk_stats_get_int(st, "item_scraped_count", 0);
+    assert_true(scraped >= 5 && scraped < PAGES);
+    silk_value *doc = read_json(tmp_path("int/a.json"));
+    assert_int_equal(silk_list_len(doc), (size_t)scraped);
+    silk_value_free(doc);
+    assert_int_equal(count_lines(tmp_path("int/a.jl")), (size_t)scraped);
+    assert_int_equal(count_lines(tmp_path("int/a.csv")), (size_t)scraped + 1);
+    assert_int_equal(silk_stats_get_int(st, "feedexport/success_count/FileFeedStorage", 0), 3);
+    silk_process_free(p);
+    silk_settings_free(s);
+    items_before_sigint = 0;
+    stop_server();
+    SILK_ASSERT_CLEAN();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +959,9 @@ int main(void)
         cmocka_unit_test(test_feeds_errors),
         cmocka_unit_test(test_cli_arguments),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_crawl_writes_feeds),
+        cmocka_unit_test(test_crawl_sigint_leaves_valid_feeds),
+        cmocka_unit_test(test_crawl_bad_feed_path_stops_before_requests),
     };
     return cmocka_run_group_tests_name("feeds", tests, setup, teardown);
 }
