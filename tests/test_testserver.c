@@ -519,7 +519,7 @@ static void test_delay_and_drip(void **state)
         if (running)
             curl_multi_poll(m, NULL, 0, 100, NULL);
     }
-    assert_true(fast_done >= 0 && fast_done < 0.5);
+    assert_true(fast_done >= 0 && fast_done < 0.8); /* the delay takes 1 s */
     assert_true(slow_done >= 0.95);
     curl_multi_remove_handle(m, slow);
     curl_multi_remove_handle(m, fast);
