@@ -8,7 +8,8 @@ SHELL      := /bin/bash
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev \
-               libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev
+               libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev \
+               zlib1g-dev
 
 .PHONY: all deps build test demo install clean vectors bench-deps bench-crawl
 

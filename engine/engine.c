@@ -671,10 +671,12 @@ static int open_crawler(silk_crawler *c)
                 return rc;
         }
     }
-    extern int silk__add_default_downloader_middlewares(silk_downloader * d, const silk_mw_env *env)
+    /* Scrapy's DOWNLOADER_MIDDLEWARES_BASE (http/mw_*.c), each switched by
+     * its own setting */
+    extern int silk_downloader_add_base_middlewares(silk_downloader * d, const silk_mw_env *env)
         __attribute__((weak));
-    if (silk__add_default_downloader_middlewares &&
-        (rc = silk__add_default_downloader_middlewares(c->dl, &c->mwenv)))
+    if (silk_downloader_add_base_middlewares &&
+        (rc = silk_downloader_add_base_middlewares(c->dl, &c->mwenv)))
         return rc;
 
     /* spider middlewares, pipelines, extensions from the spider's file */

@@ -19,6 +19,7 @@
 #include "silk/settings.h"
 #include "silk/spider.h"
 #include "silk/stats.h"
+#include "silk/testserver.h"
 #include "silk/url.h"
 #include "silk/value.h"
 
