@@ -50,7 +50,7 @@ int silk_headers_add(silk_headers *h, const char *name, const char *value)
     if (has_bad_chars(name) || has_bad_chars(value) || strchr(name, ':'))
         return silk_error(SILK_EINVAL, "header '%.64s' contains CR, LF or ':' in its name or value", name);
     if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 4;
+        size_t cap = h->cap ? h->cap * 2 : 2;
         silk_header *items = silk_realloc(h->items, cap * sizeof *items);
         if (!items)
             return SILK_ENOMEM;

@@ -240,7 +240,7 @@ int silk_dict_setn(silk_value *dict, const char *key, size_t key_len, silk_value
         return 0;
     }
     if (dict->u.dict.len == dict->u.dict.cap) {
-        size_t cap = dict->u.dict.cap ? dict->u.dict.cap * 2 : 4;
+        size_t cap = dict->u.dict.cap ? dict->u.dict.cap * 2 : 2; /* meta and cb_kwargs mostly hold one or two keys */
         silk_dict_entry *entries = silk_realloc(dict->u.dict.entries, cap * sizeof *entries);
         if (!entries) {
             silk_value_free(value);
