@@ -1466,10 +1466,13 @@ int silk_downloader_add_middleware(silk_downloader *d, silk_downloader_mw *mw, c
     mw->env = env;
     if (mw->open) {
         int rc = mw->open(mw, env);
-        if (rc == SILK_ENOTFOUND)
-            return 0; /* disabled by its setting */
-        if (rc)
-            return rc;
+        if (rc) {
+            /* disabled by its setting (SILK_ENOTFOUND), or failed: close()
+             * releases whatever open() took */
+            if (mw->close)
+                mw->close(mw);
+            return rc == SILK_ENOTFOUND ? 0 : rc;
+        }
     }
     size_t i = d->nmws++;
     /* stable: equal orders keep the order they were added in */

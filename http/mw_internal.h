@@ -23,6 +23,10 @@ void silk__request_repr(const silk_request *r, char *out, size_t n);
 /* The request's meta dict, created when missing; NULL on ENOMEM. */
 silk_value *silk__meta(silk_request *r);
 
+/* Python's truth of meta[key] (absent = false): how Scrapy reads flags
+ * such as dont_retry, so that 1 and "yes" count as well as true. */
+bool silk__meta_true(const silk_value *meta, const char *key);
+
 /* true when v is a list holding the integer i. */
 bool silk__list_has_int(const silk_value *v, int64_t i);
 
@@ -53,5 +57,28 @@ bool silk__url_in_domain(const char *url, const char *domain);
 /* urlparse(url).netloc, lower-cased host kept as written otherwise, into a
  * new string (caller frees); "" when none; NULL on ENOMEM. */
 char *silk__url_netloc(const char *url);
+
+/* ---- redirects (RedirectMiddleware, MetaRefreshMiddleware) ---- */
+
+typedef struct silk__redirect_cfg {
+    int64_t max_times;       /* REDIRECT_MAX_TIMES */
+    int64_t priority_adjust; /* REDIRECT_PRIORITY_ADJUST */
+} silk__redirect_cfg;
+
+/* Scrapy's _build_redirect_request: a copy of req for url, without
+ * request.cookies; Cookie (and, unlike Scrapy 2.8, Authorization and meta
+ * http_user/http_pass) removed when the netloc changes. With to_get, the
+ * method becomes GET, the body goes and so do Content-Type and
+ * Content-Length. NULL on error (silk_last_error says why). */
+silk_request *silk__redirect_request(const silk_request *req, const char *url, bool to_get);
+
+/* Scrapy's BaseRedirectMiddleware._redirect: fills redirected's meta
+ * (redirect_times, redirect_ttl, redirect_urls, redirect_reasons), its
+ * dont_filter and priority, and returns SILK_MW_REQUEST with out->request
+ * = redirected (taken); or, past REDIRECT_MAX_TIMES, logs "Discarding
+ * <GET url>: max redirections reached" and returns SILK_MW_DROP with an
+ * IgnoreRequest. reason is a status (> 0) or NULL-less text. */
+silk_mw_result silk__redirect(const silk__redirect_cfg *cfg, silk_request *req, silk_request *redirected,
+                              int status_reason, const char *text_reason, silk_mw_out *out);
 
 #endif

@@ -82,6 +82,22 @@ void silk__request_repr(const silk_request *r, char *out, size_t n)
 
 silk_value *silk__meta(silk_request *r) { return silk_request_meta(r); }
 
+bool silk__meta_true(const silk_value *meta, const char *key)
+{
+    const silk_value *v = silk_dict_get(meta, key);
+    switch (v ? v->kind : SILK_V_NULL) {
+    case SILK_V_NULL: return false;
+    case SILK_V_BOOL: return v->u.b;
+    case SILK_V_INT: return v->u.i != 0;
+    case SILK_V_DOUBLE: return v->u.d != 0;
+    case SILK_V_STRING: return v->u.s.len > 0;
+    case SILK_V_LIST: return v->u.list.len > 0;
+    case SILK_V_DICT: return v->u.dict.len > 0;
+    case SILK_V_OBJECT: return true;
+    }
+    return false;
+}
+
 bool silk__list_has_int(const silk_value *v, int64_t i)
 {
     if (!v || v->kind != SILK_V_LIST)

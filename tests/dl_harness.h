@@ -251,7 +251,7 @@ DL_FN silk_request *dl_req(const char *url)
 DL_FN silk_request *dl_req_path(dl_h *h, const char *path)
 {
     char url[2048];
-    if (strstr(path, "://"))
+    if (path[0] != '/')
         snprintf(url, sizeof url, "%s", path);
     else
         snprintf(url, sizeof url, "%s%s", silk_testserver_url(h->srv), path);

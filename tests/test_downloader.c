@@ -798,5 +798,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_alloc_failures),
     };
+    if (getenv("TEST_FILTER")) /* run some: TEST_FILTER=test_retry* */
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

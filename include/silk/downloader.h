@@ -88,7 +88,9 @@ struct silk_downloader_mw {
     const char *name;  /* "RetryMiddleware" */
     int order;         /* Scrapy's DOWNLOADER_MIDDLEWARES_BASE number */
     /* Reads settings; returns 0, SILK_ENOTFOUND to say "disabled" (the
-     * middleware is then left out), or an error that stops the crawl. */
+     * middleware is then left out), or an error that stops the crawl. In
+     * both latter cases close() is called at once, so that it releases
+     * what open() took (state may be partly built). */
     int (*open)(silk_downloader_mw *mw, const silk_mw_env *env);
     void (*close)(silk_downloader_mw *mw);
     /* Each hook may be NULL. The request/response passed are borrowed. A
