@@ -94,6 +94,7 @@ static const struct {
     { "STATS_DUMP", "true" },
     { "TELNETCONSOLE_ENABLED", "true" },
     { "TELNETCONSOLE_HOST", "\"127.0.0.1\"" },
+    { "TELNETCONSOLE_MAX_CONNECTIONS", "8" },
     { "TELNETCONSOLE_PASSWORD", "null" },
     { "TELNETCONSOLE_PORT", "[6023, 6073]" },
     { "TELNETCONSOLE_USERNAME", "\"silk\"" },
