@@ -51,6 +51,8 @@ struct silk_crawler {
     size_t ndlmws;
     plugin *spmws, *pipes, *exts;
     size_t nspmws, npipes, nexts;
+    size_t spmws_open, pipes_open, exts_open; /* how many open() succeeded */
+    bool spider_open_done;
     handler *handlers[SILK_SIG_COUNT];
     size_t nhandlers[SILK_SIG_COUNT];
     struct event *pump_ev, *heartbeat_ev, *logstats_ev, *close_ev;
@@ -690,17 +692,17 @@ static int open_crawler(silk_crawler *c)
         (rc = load_plugins(c, (const void *const *)sp->def->pipelines, 0, &c->pipes, &c->npipes, 0)) ||
         (rc = load_plugins(c, (const void *const *)exts, 0, &c->exts, &c->nexts, 2)))
         return rc;
-    for (size_t i = 0; i < c->nspmws; i++) {
+    for (size_t i = 0; i < c->nspmws; i++, c->spmws_open++) {
         const silk_spider_mw_def *m = c->spmws[i].def;
         if (m->open && (rc = m->open(&c->spmws[i].state, c)))
             return rc;
     }
-    for (size_t i = 0; i < c->nexts; i++) {
+    for (size_t i = 0; i < c->nexts; i++, c->exts_open++) {
         const silk_extension_def *e = c->exts[i].def;
         if (e->open && (rc = e->open(&c->exts[i].state, c)))
             return rc;
     }
-    for (size_t i = 0; i < c->npipes; i++) {
+    for (size_t i = 0; i < c->npipes; i++, c->pipes_open++) {
         const silk_pipeline_def *p = c->pipes[i].def;
         if (p->open_spider && (rc = p->open_spider(&c->pipes[i].state, sp)))
             return rc;
@@ -730,6 +732,7 @@ static int open_crawler(silk_crawler *c)
     emit(c, SILK_SIG_SPIDER_OPENED, &a);
     if (sp->def->open && (rc = sp->def->open(sp)))
         return rc;
+    c->spider_open_done = true;
 
     /* start requests */
     silk_ctx ctx;
@@ -795,26 +798,29 @@ static void finish_close(silk_crawler *c)
     silk_stats_set_double(c->stats, "elapsed_time_seconds", now - c->start_wall);
     silk_signal_args a = { .reason = reason };
     emit(c, SILK_SIG_SPIDER_CLOSED, &a);
-    if (c->spider->def->close)
+    if (c->spider->def->close && c->spider_open_done)
         c->spider->def->close(c->spider, reason);
-    for (size_t i = 0; i < c->npipes; i++) {
+    for (size_t i = 0; i < c->pipes_open; i++) {
         const silk_pipeline_def *p = c->pipes[i].def;
         if (p->close_spider)
             p->close_spider(c->pipes[i].state, c->spider);
     }
-    for (size_t i = c->nexts; i-- > 0;) {
+    for (size_t i = c->exts_open; i-- > 0;) {
         const silk_extension_def *e = c->exts[i].def;
         if (e->close)
             e->close(c->exts[i].state);
     }
-    for (size_t i = c->nspmws; i-- > 0;) {
+    for (size_t i = c->spmws_open; i-- > 0;) {
         const silk_spider_mw_def *m = c->spmws[i].def;
         if (m->close)
             m->close(c->spmws[i].state);
     }
-    event_del(c->heartbeat_ev);
-    event_del(c->logstats_ev);
-    event_del(c->close_ev);
+    if (c->heartbeat_ev)
+        event_del(c->heartbeat_ev);
+    if (c->logstats_ev)
+        event_del(c->logstats_ev);
+    if (c->close_ev)
+        event_del(c->close_ev);
     if (silk_settings_bool(c->settings, "STATS_DUMP", true)) {
         silk_buf b = SILK_BUF_INIT;
         if (silk_stats_format(c->stats, &b) == 0)
@@ -1081,13 +1087,12 @@ int silk_process_run(silk_process *p)
                 c->state = CS_RUNNING;
             }
             c->state = CS_CLOSING;
-            if (!c->sched)
-                silk_memory_scheduler_new(NULL, NULL, &c->sched);
-            if (c->sched && c->heartbeat_ev && c->logstats_ev && c->close_ev)
-                finish_close(c);
-            else {
+            if (!c->sched && silk_memory_scheduler_new(NULL, NULL, &c->sched)) {
                 c->state = CS_CLOSED;
                 p->nopen--;
+            } else {
+                /* closes what did open, in reverse */
+                finish_close(c);
             }
         }
     }

@@ -220,12 +220,61 @@ static void test_bad_setting_and_callback_error(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+static int ext_fail_open(void **state, silk_crawler *c)
+{
+    (void)state;
+    (void)c;
+    return silk_error(SILK_EINVAL, "this extension refuses to start");
+}
+static int pipe_opened, pipe_closed;
+static int pipe_open(void **state, silk_spider *sp)
+{
+    (void)state;
+    (void)sp;
+    pipe_opened++;
+    return 0;
+}
+static void pipe_close(void *state, silk_spider *sp)
+{
+    (void)state;
+    (void)sp;
+    pipe_closed++;
+}
+
+/* A component that fails to open stops the crawl before any request, and
+ * what did open is closed again: nothing leaks. */
+static void test_failing_extension_closes_the_rest(void **state)
+{
+    (void)state;
+    start_server();
+    static const silk_extension_def bad = { "Bad", 500, ext_fail_open, NULL };
+    static const silk_pipeline_def pipe = { "P", 1, pipe_open, pipe_close, NULL };
+    const silk_extension_def *exts[] = { &bad, NULL };
+    const silk_pipeline_def *pipes[] = { &pipe, NULL };
+    silk_spider_def def = { .name = "badext", .start_urls = SILK_LIST(start_url), .parse = parse,
+                            .extensions = exts, .pipelines = pipes };
+    silk_settings *s = quiet_settings();
+    silk_process *p;
+    silk_crawler *c;
+    pipe_opened = pipe_closed = 0;
+    assert_int_equal(silk_process_new(s, &p), 0);
+    assert_int_equal(silk_process_crawl(p, &def, NULL, NULL, &c), 0);
+    assert_int_equal(silk_process_run(p), SILK_EINVAL);
+    assert_int_equal(silk_testserver_requests(server), 0);
+    assert_int_equal(pipe_opened, pipe_closed);
+    silk_process_free(p);
+    silk_settings_free(s);
+    stop_server();
+    SILK_ASSERT_CLEAN();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_crawl_exact_items),
         cmocka_unit_test(test_depth_limit_and_offsite),
         cmocka_unit_test(test_bad_setting_and_callback_error),
+        cmocka_unit_test(test_failing_extension_closes_the_rest),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

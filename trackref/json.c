@@ -56,7 +56,7 @@ static int encode_string(const char *str, size_t len, unsigned flags, silk_buf *
     while (i < len) {
         size_t start = i;
         /* copy runs of plain ASCII at once */
-        while (i < len && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+        while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
             i++;
         if (i > start)
             silk_buf_append(out, s + start, i - start);
@@ -66,6 +66,13 @@ static int encode_string(const char *str, size_t len, unsigned flags, silk_buf *
         if (c == '"' || c == '\\') {
             char esc[2] = { '\\', (char)c };
             silk_buf_append(out, esc, 2);
+            i++;
+        } else if (c == 0x7f) {
+            /* Python escapes DEL only under ensure_ascii */
+            if (flags & SILK_JSON_ENSURE_ASCII)
+                silk_buf_puts(out, "\\u007f");
+            else
+                silk_buf_putc(out, (char)c);
             i++;
         } else if (c < 0x20) {
             const char *e = NULL;

@@ -9,6 +9,7 @@
 #include "silk/encoding.h"
 #include "silk/engine.h"
 #include "silk/error.h"
+#include "silk/feeds.h"
 #include "silk/http.h"
 #include "silk/item.h"
 #include "silk/log.h"
