@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "silk/engine.h"
 #include "silk/feeds.h"
+#include "silk/jobdir.h"
 #include "silk/silk.h"
 
 enum {
@@ -192,9 +193,15 @@ static int run(int argc, char **argv)
         cli_fail("cannot start: %s", *silk_last_error() ? silk_last_error() : silk_strerror(err));
         goto out;
     }
-    if ((err = silk_process_crawl(proc, sp.def, args, settings, NULL))) {
+    silk_crawler *crawler = NULL;
+    if ((err = silk_process_crawl(proc, sp.def, args, settings, &crawler))) {
         cli_fail("cannot start the spider of %s: %s", spider_path,
                  *silk_last_error() ? silk_last_error() : silk_strerror(err));
+        goto out;
+    }
+    /* --jobdir / -s JOBDIR=...: the persistent scheduler (nothing when unset). */
+    if ((err = silk_jobdir_install(crawler))) {
+        cli_fail("%s", *silk_last_error() ? silk_last_error() : silk_strerror(err));
         goto out;
     }
     if ((err = silk_process_run(proc))) {

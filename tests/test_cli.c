@@ -73,17 +73,20 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-/* Runs silk with argv (NULL-terminated, without the program name) in
- * directory cwd (NULL = tmp), with the environment plus env ("K=V" strings,
- * NULL-terminated, may be NULL). Kills it after timeout seconds. */
-static void run_env(result *r, const char *cwd, const char *const *env, double timeout,
-                    const char *const *argv)
-{
-    memset(r, 0, sizeof *r);
+/* A silk running in the background. */
+typedef struct child {
+    pid_t pid;
     char out_path[400], err_path[400];
+} child;
+
+/* Starts silk with argv (NULL-terminated, without the program name) in
+ * directory cwd (NULL = tmp), with the environment plus env ("K=V" strings,
+ * NULL-terminated, may be NULL); stdout and stderr go to files. */
+static void spawn_silk(child *c, const char *cwd, const char *const *env, const char *const *argv)
+{
     unsigned n = ++run_no;
-    snprintf(out_path, sizeof out_path, "%s/run%u.out", tmp, n);
-    snprintf(err_path, sizeof err_path, "%s/run%u.err", tmp, n);
+    snprintf(c->out_path, sizeof c->out_path, "%s/run%u.out", tmp, n);
+    snprintf(c->err_path, sizeof c->err_path, "%s/run%u.err", tmp, n);
 
     const char *args[64];
     size_t na = 0;
@@ -117,33 +120,47 @@ static void run_env(result *r, const char *cwd, const char *const *env, double t
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, c->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, c->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addchdir_np(&fa, cwd ? cwd : tmp);
-    pid_t pid;
-    int e = posix_spawn(&pid, SILK_BIN, &fa, NULL, (char *const *)args, (char *const *)envp);
+    int e = posix_spawn(&c->pid, SILK_BIN, &fa, NULL, (char *const *)args, (char *const *)envp);
     posix_spawn_file_actions_destroy(&fa);
     silk_free(envp);
     assert_int_equal(e, 0);
+}
 
+static double since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000 * 1000 };
+    nanosleep(&t, NULL);
+}
+
+/* Waits for c (killing it after timeout seconds) and collects its result. */
+static void wait_silk(child *c, double timeout, result *r)
+{
+    memset(r, 0, sizeof *r);
     int status = 0;
-    struct timespec t0, now;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
+        pid_t w = waitpid(c->pid, &status, WNOHANG);
+        if (w == c->pid)
             break;
         assert_true(w == 0 || errno == EINTR);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 > timeout) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fprintf(stderr, "silk timed out after %.0f s: %s %s\n", timeout, argv[0] ? argv[0] : "",
-                    argv[0] && argv[1] ? argv[1] : "");
+        if (since(&t0) > timeout) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &status, 0);
+            fprintf(stderr, "silk timed out after %.0f s\n", timeout);
             break;
         }
-        struct timespec ms = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ms, NULL);
+        sleep_ms(10);
     }
     if (WIFEXITED(status)) {
         r->code = WEXITSTATUS(status);
@@ -151,12 +168,20 @@ static void run_env(result *r, const char *cwd, const char *const *env, double t
         r->code = -1;
         r->sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     }
-    r->out = slurp(out_path);
-    r->err = slurp(err_path);
+    r->out = slurp(c->out_path);
+    r->err = slurp(c->err_path);
     assert_non_null(r->out);
     assert_non_null(r->err);
-    unlink(out_path);
-    unlink(err_path);
+    unlink(c->out_path);
+    unlink(c->err_path);
+}
+
+static void run_env(result *r, const char *cwd, const char *const *env, double timeout,
+                    const char *const *argv)
+{
+    child c;
+    spawn_silk(&c, cwd, env, argv);
+    wait_silk(&c, timeout, r);
 }
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -908,6 +933,141 @@ static void test_examples(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+/* Appends the "url" of each item in a JSON-lines file or a JSON array file
+ * to urls (n in/out). */
+static void collect_urls(const char *path, bool array, char (*urls)[160], size_t max, size_t *n)
+{
+    char *text = slurp(path);
+    assert_non_null(text);
+    if (array) {
+        silk_value *v = NULL;
+        if (silk_json_decode(text, strlen(text), &v) != 0) {
+            fprintf(stderr, "not valid JSON: %s\n%s\n", silk_last_error(), text);
+            fail();
+        }
+        assert_int_equal(v->kind, SILK_V_LIST);
+        for (size_t i = 0; i < silk_list_len(v); i++) {
+            assert_true(*n < max);
+            snprintf(urls[(*n)++], 160, "%s", silk_dict_get_str(silk_list_get(v, i), "url", ""));
+        }
+        silk_value_free(v);
+    } else {
+        for (char *line = text; *line;) {
+            char *nl = strchr(line, '\n');
+            assert_non_null(nl);
+            silk_value *v = NULL;
+            assert_int_equal(silk_json_decode(line, (size_t)(nl - line), &v), 0);
+            assert_true(*n < max);
+            snprintf(urls[(*n)++], 160, "%s", silk_dict_get_str(v, "url", ""));
+            silk_value_free(v);
+            line = nl + 1;
+        }
+    }
+    silk_free(text);
+}
+
+static int cmp_str160(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Exactly the site's product pages, each once. */
+static void assert_all_products_once(char (*urls)[160], size_t n)
+{
+    assert_int_equal(n, SITE_PAGES);
+    qsort(urls, n, 160, cmp_str160);
+    char want[SITE_PAGES][160];
+    for (uint32_t i = 0; i < SITE_PAGES; i++) {
+        silk_testsite_page pg;
+        assert_int_equal(silk_testsite_page_info(silk_testserver_options_get(srv), i, &pg), 0);
+        snprintf(want[i], 160, "%s%s", silk_testserver_url(srv), pg.path);
+    }
+    qsort(want, SITE_PAGES, 160, cmp_str160);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(urls[i], want[i]);
+}
+
+/* --jobdir: a crawl stopped by CLOSESPIDER_PAGECOUNT, then by one SIGINT,
+ * resumes where it stopped; together the runs scrape every product once,
+ * and the feed a SIGINT interrupted is a valid JSON document. */
+static void test_jobdir_and_sigint(void **state)
+{
+    (void)state;
+    server_up();
+    write_spider("items.c", items_spider);
+    char start[200], path[400];
+    snprintf(start, sizeof start, "start_url=%s", url);
+    static const char *const outs[] = { "job1.jsonl", "job2.json", "job3.jsonl" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", tmp, outs[i]);
+        unlink(path);
+    }
+    char urls[3 * SITE_PAGES][160];
+    size_t n = 0;
+
+    /* 1: stopped after 5 pages. */
+    result r;
+    run_env(&r, NULL, CRAWL_ENV, 120,
+            ARGS("runspider", "items.c", "-a", start, "-o", "job1.jsonl", "--jobdir", "job", "-s",
+                 "CLOSESPIDER_PAGECOUNT=5", "-s", "CONCURRENT_REQUESTS=2", "-L", "INFO", "-s",
+                 "TELNETCONSOLE_ENABLED=False"));
+    assert_exit(&r, 0);
+    assert_contains(r.err, "'finish_reason': 'closespider_pagecount'");
+    result_free(&r);
+    snprintf(path, sizeof path, "%s/job/silk.sqlite", tmp);
+    assert_true(exists(path));
+    snprintf(path, sizeof path, "%s/job1.jsonl", tmp);
+    collect_urls(path, false, urls, 3 * SITE_PAGES, &n);
+    assert_true(n > 0 && n < SITE_PAGES);
+    size_t first = n;
+
+    /* 2: resumed, slowly, and interrupted once with SIGINT. */
+    child c;
+    spawn_silk(&c, NULL, CRAWL_ENV,
+               ARGS("runspider", "items.c", "-a", start, "-O", "job2.json", "--jobdir", "job", "-s",
+                    "DOWNLOAD_DELAY=0.3", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False", "-s", "CONCURRENT_REQUESTS=1",
+                    "-L", "INFO", "-s", "TELNETCONSOLE_ENABLED=False"));
+    snprintf(path, sizeof path, "%s/job2.json", tmp);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) { /* until it has scraped something */
+        char *text = slurp(path);
+        bool some = strstr(text, "\"url\"") != NULL;
+        silk_free(text);
+        if (some || since(&t0) > 60)
+            break;
+        sleep_ms(20);
+    }
+    assert_int_equal(kill(c.pid, SIGINT), 0);
+    wait_silk(&c, 120, &r);
+    assert_exit(&r, 0);
+    assert_contains(r.err, "Resuming crawl");
+    assert_contains(r.err, "Received SIGINT, shutting down gracefully");
+    assert_contains(r.err, "'finish_reason': 'shutdown'");
+    result_free(&r);
+    collect_urls(path, true, urls, 3 * SITE_PAGES, &n);
+    assert_true(n > first && n < SITE_PAGES);
+
+    /* 3: resumed to the end. */
+    run_env(&r, NULL, CRAWL_ENV, 120,
+            ARGS("runspider", "items.c", "-a", start, "-o", "job3.jsonl", "--jobdir", "job", "-L", "INFO", "-s",
+                 "TELNETCONSOLE_ENABLED=False"));
+    assert_exit(&r, 0);
+    assert_contains(r.err, "'finish_reason': 'finished'");
+    result_free(&r);
+    snprintf(path, sizeof path, "%s/job3.jsonl", tmp);
+    collect_urls(path, false, urls, 3 * SITE_PAGES, &n);
+    assert_all_products_once(urls, n);
+
+    /* A job directory that is a file: a clear error before any request. */
+    snprintf(path, sizeof path, "%s/notadir", tmp);
+    write_file(path, "x");
+    run_env(&r, NULL, CRAWL_ENV, 120, ARGS("runspider", "items.c", "-a", start, "--jobdir", "notadir", "-s",
+                                           "TELNETCONSOLE_ENABLED=False"));
+    assert_exit(&r, 1);
+    assert_contains(r.err, "notadir");
+    result_free(&r);
+    server_down();
+    SILK_ASSERT_CLEAN();
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     (void)p;
@@ -1001,6 +1161,7 @@ int main(void)
         cmocka_unit_test(test_runspider_logging),
         cmocka_unit_test(test_genspider),
         cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_jobdir_and_sigint),
         cmocka_unit_test(test_testserver_command),
         cmocka_unit_test(test_bench),
     };
