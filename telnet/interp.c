@@ -2591,11 +2591,11 @@ static val *bi_est(silk_interp *in, val *self, const args *a)
     for (size_t i = 0; i < ns && i < 16; i++) {
         char expr[160];
         const char *key = slots[i].key ? slots[i].key : "";
-        snprintf(expr, sizeof expr, "len(engine.downloader.slots[%.60s].active)", key);
+        snprintf(expr, sizeof expr, "len(engine.downloader.slots['%.60s'].active)", key);
         est_line(&b, expr, "%zu", slots[i].active);
-        snprintf(expr, sizeof expr, "len(engine.downloader.slots[%.60s].queue)", key);
+        snprintf(expr, sizeof expr, "len(engine.downloader.slots['%.60s'].queue)", key);
         est_line(&b, expr, "%zu", slots[i].queued);
-        snprintf(expr, sizeof expr, "len(engine.downloader.slots[%.60s].transferring)", key);
+        snprintf(expr, sizeof expr, "len(engine.downloader.slots['%.60s'].transferring)", key);
         est_line(&b, expr, "%zu", slots[i].transferring);
     }
     if (st.slots > 16)

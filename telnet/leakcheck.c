@@ -21,6 +21,7 @@
 #include "silk/engine.h"
 #include "silk/error.h"
 #include "silk/http.h"
+#include "silk/item.h"
 #include "silk/log.h"
 #include "silk/telnet.h"
 
@@ -50,11 +51,148 @@ static bool belongs(const silk_object *o, const silk_spider *sp, uint64_t since_
     return true;
 }
 
+/* ---- what the engine still holds: objects reachable from requests that
+ * wait in a scheduler queue (a spider closed with "shutdown" keeps its
+ * queue until the process frees it; those objects go with it) ---- */
+
+typedef struct ptrset {
+    const void **slots;
+    size_t cap, len;
+    int err;
+} ptrset;
+
+static size_t ptr_hash(const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static bool set_has(const ptrset *s, const void *p)
+{
+    if (!s->cap)
+        return false;
+    for (size_t i = ptr_hash(p) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->slots[i])
+            return false;
+        if (s->slots[i] == p)
+            return true;
+    }
+}
+
+/* true when p was not there yet */
+static bool set_add(ptrset *s, const void *p)
+{
+    if (s->err)
+        return false;
+    if ((s->len + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        const void **slots = silk_calloc(cap, sizeof *slots);
+        if (!slots) {
+            s->err = SILK_ENOMEM;
+            return false;
+        }
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i])
+                for (size_t j = ptr_hash(s->slots[i]) & (cap - 1);; j = (j + 1) & (cap - 1))
+                    if (!slots[j]) {
+                        slots[j] = s->slots[i];
+                        break;
+                    }
+        silk_free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+    }
+    size_t i = ptr_hash(p) & (s->cap - 1);
+    for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
+        if (s->slots[i] == p)
+            return false;
+    s->slots[i] = p;
+    s->len++;
+    return true;
+}
+
+typedef struct walk {
+    ptrset seen;
+    silk_buf stack; /* of const silk_object * */
+} walk;
+
+static void push(walk *w, const void *o)
+{
+    if (o && silk_object_alive(o) && !set_has(&w->seen, o))
+        silk_buf_append(&w->stack, &o, sizeof o);
+}
+
+static void push_value(walk *w, const silk_value *v, int depth)
+{
+    if (!v || depth > 1000)
+        return;
+    switch (v->kind) {
+    case SILK_V_OBJECT: push(w, v->u.obj); break;
+    case SILK_V_LIST:
+        for (size_t i = 0; i < v->u.list.len; i++)
+            push_value(w, v->u.list.items[i], depth + 1);
+        break;
+    case SILK_V_DICT:
+        for (size_t i = 0; i < v->u.dict.len; i++)
+            push_value(w, v->u.dict.entries[i].value, depth + 1);
+        break;
+    default: break;
+    }
+}
+
+static bool queued(const silk_request *r)
+{
+    /* linked into a queue: not zeroed (never queued), not poisoned
+     * (unlinked), not self-linked (an emptied head) */
+    const silk_list *n = r->qlink.next;
+    return n && n != &r->qlink && (uintptr_t)n > 0x1000;
+}
+
+static void walk_queued(silk_type *t, void *arg)
+{
+    walk *w = arg;
+    if (!silk_type_is_a(t, &silk_type_request))
+        return;
+    for (silk_list *l = t->live.next; l != &t->live; l = l->next) {
+        const silk_request *r = (const silk_request *)silk_container_of(l, silk_object, live);
+        if (queued(r))
+            push(w, r);
+    }
+}
+
+/* Marks in w->seen every object the scheduler queues keep alive. */
+static void mark_engine_held(walk *w)
+{
+    silk_type_foreach(walk_queued, w);
+    while (w->stack.len >= sizeof(void *) && !w->seen.err && !w->stack.err) {
+        const silk_object *o;
+        w->stack.len -= sizeof o;
+        memcpy(&o, w->stack.data + w->stack.len, sizeof o);
+        if (!set_add(&w->seen, o))
+            continue;
+        if (silk_type_is_a(o->type, &silk_type_request)) {
+            const silk_request *r = (const silk_request *)o;
+            push_value(w, r->meta, 0);
+            push_value(w, r->cb_kwargs, 0);
+        } else if (silk_type_is_a(o->type, &silk_type_response)) {
+            const silk_response *r = (const silk_response *)o;
+            push(w, r->request);
+            push(w, r->doc); /* the parsed document, a Selector */
+        } else if (o->type == &silk_type_item) {
+            push_value(w, ((const silk_item *)o)->fields, 0);
+        }
+    }
+}
+
 typedef struct scan {
     const silk_spider *sp;
     uint64_t since_ns, now_ns;
     silk_buf *out;
-    size_t total;
+    const ptrset *held;
+    size_t total, held_total;
 } scan;
 
 static void scan_type(silk_type *t, void *arg)
@@ -68,6 +206,10 @@ static void scan_type(silk_type *t, void *arg)
         const silk_object *o = silk_container_of(l, silk_object, live);
         if (!belongs(o, s->sp, s->since_ns))
             continue;
+        if (set_has(s->held, o)) {
+            s->held_total++;
+            continue;
+        }
         if (!oldest)
             oldest = o;
         n++;
@@ -83,11 +225,27 @@ static void scan_type(silk_type *t, void *arg)
     silk_buf_printf(s->out, "%-30s %6zu   oldest: %llds ago   %s\n", t->name, n, age, len >= 0 ? repr : "");
 }
 
+static size_t leak_scan(silk_crawler *crawler, uint64_t since_ns, silk_buf *out, size_t *held)
+{
+    walk w = { { NULL, 0, 0, 0 }, SILK_BUF_INIT };
+    mark_engine_held(&w);
+    if (w.seen.err || w.stack.err) {
+        /* out of memory: report without the exclusion rather than not at all */
+        silk_free(w.seen.slots);
+        w.seen = (ptrset){ NULL, 0, 0, 0 };
+    }
+    silk_buf_free(&w.stack);
+    scan s = { crawler ? silk_crawler_spider(crawler) : NULL, since_ns, silk_now_ns(), out, &w.seen, 0, 0 };
+    silk_type_foreach(scan_type, &s);
+    silk_free(w.seen.slots);
+    if (held)
+        *held = s.held_total;
+    return s.total;
+}
+
 size_t silk_leakcheck_format(silk_crawler *crawler, uint64_t since_ns, silk_buf *out)
 {
-    scan s = { crawler ? silk_crawler_spider(crawler) : NULL, since_ns, silk_now_ns(), out, 0 };
-    silk_type_foreach(scan_type, &s);
-    return s.total;
+    return leak_scan(crawler, since_ns, out, NULL);
 }
 
 /* ------------------------------------------------------------ extension */
@@ -164,7 +322,10 @@ static void leak_close(void *state)
     stat_arg a = { silk_crawler_stats(lc->crawler), silk_now_ns() };
     silk_type_foreach(type_stats, &a);
     silk_buf b = SILK_BUF_INIT;
-    size_t n = silk_leakcheck_format(lc->crawler, lc->since_ns, &b);
+    size_t held = 0;
+    size_t n = leak_scan(lc->crawler, lc->since_ns, &b, &held);
+    if (held)
+        silk_log(SILK_LOG_DEBUG, LOGGER, "%zu objects are held by the scheduler's queue and go with it", held);
     if (n) {
         silk_spider *sp = silk_crawler_spider(lc->crawler);
         silk_stats_set_int(a.st, "trackref/leaked_at_close", (int64_t)n);

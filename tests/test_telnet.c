@@ -220,12 +220,580 @@ static void test_interp_alloc_failures(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+/* ====================================================== a telnet client */
+
+/* A blocking client with plain libc memory (the server's side is what the
+ * counters watch). IAC sequences are taken out of the text and recorded. */
+typedef struct tclient {
+    int fd;
+    char *buf; /* text received, NUL-terminated */
+    size_t len, cap;
+    unsigned char cmds[4096][3]; /* IAC commands seen: (cmd, opt, 0) */
+    size_t ncmds;
+    int ts; /* 0 data, 1 after IAC, 2 after WILL/WONT/DO/DONT, 3 in SB, 4 SB+IAC */
+    unsigned char pending;
+    bool closed;
+} tclient;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void msleep(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static tclient *tc_open_opts(int port, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return NULL;
+    if (rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in sa = { 0 };
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return NULL;
+    }
+    tclient *tc = calloc(1, sizeof *tc);
+    tc->fd = fd;
+    tc->cap = 1 << 16;
+    tc->buf = malloc(tc->cap);
+    tc->buf[0] = 0;
+    return tc;
+}
+
+static tclient *tc_open(int port) { return tc_open_opts(port, 0); }
+
+static void tc_close(tclient *tc)
+{
+    if (!tc)
+        return;
+    close(tc->fd);
+    free(tc->buf);
+    free(tc);
+}
+
+static void tc_putc(tclient *tc, char c)
+{
+    if (tc->len + 2 > tc->cap) {
+        tc->cap *= 2;
+        tc->buf = realloc(tc->buf, tc->cap);
+    }
+    tc->buf[tc->len++] = c;
+    tc->buf[tc->len] = 0;
+}
+
+/* Reads what is there within timeout seconds; false on timeout or EOF. */
+static bool tc_fill(tclient *tc, double timeout)
+{
+    struct pollfd pfd = { tc->fd, POLLIN, 0 };
+    if (poll(&pfd, 1, (int)(timeout * 1000)) <= 0)
+        return false;
+    unsigned char b[65536];
+    ssize_t n = recv(tc->fd, b, sizeof b, 0);
+    if (n <= 0) {
+        tc->closed = true;
+        return false;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        unsigned char c = b[i];
+        switch (tc->ts) {
+        case 0:
+            if (c == 255)
+                tc->ts = 1;
+            else if (c != '\r')
+                tc_putc(tc, (char)c);
+            break;
+        case 1:
+            if (c == 255) {
+                tc_putc(tc, (char)c);
+                tc->ts = 0;
+            } else if (c >= 251 && c <= 254) {
+                tc->pending = c;
+                tc->ts = 2;
+            } else if (c == 250) {
+                tc->ts = 3;
+            } else {
+                if (tc->ncmds < 4096)
+                    memcpy(tc->cmds[tc->ncmds++], (unsigned char[3]){ c, 0, 0 }, 3);
+                tc->ts = 0;
+            }
+            break;
+        case 2:
+            if (tc->ncmds < 4096)
+                memcpy(tc->cmds[tc->ncmds++], (unsigned char[3]){ tc->pending, c, 0 }, 3);
+            tc->ts = 0;
+            break;
+        case 3: tc->ts = c == 255 ? 4 : 3; break;
+        case 4: tc->ts = c == 240 ? 0 : 3; break;
+        }
+    }
+    return true;
+}
+
+/* Waits for needle; returns the text up to and including it (malloc'ed,
+ * removed from the buffer), or NULL on timeout / EOF. */
+static char *tc_wait(tclient *tc, const char *needle, double timeout)
+{
+    double end = now_s() + timeout;
+    for (;;) {
+        char *hit = strstr(tc->buf, needle);
+        if (hit) {
+            size_t n = (size_t)(hit - tc->buf) + strlen(needle);
+            char *out = strndup(tc->buf, n);
+            memmove(tc->buf, tc->buf + n, tc->len - n + 1);
+            tc->len -= n;
+            return out;
+        }
+        double left = end - now_s();
+        if (left <= 0 || tc->closed || !tc_fill(tc, left)) {
+            if (tc->closed || left <= 0)
+                return NULL;
+        }
+    }
+}
+
+/* true once the server has closed the connection (within timeout). */
+static bool tc_wait_eof(tclient *tc, double timeout)
+{
+    double end = now_s() + timeout;
+    while (!tc->closed && now_s() < end)
+        tc_fill(tc, end - now_s());
+    return tc->closed;
+}
+
+static bool tc_saw(const tclient *tc, unsigned char cmd, unsigned char opt)
+{
+    for (size_t i = 0; i < tc->ncmds; i++)
+        if (tc->cmds[i][0] == cmd && tc->cmds[i][1] == opt)
+            return true;
+    return false;
+}
+
+static void tc_send(tclient *tc, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = send(tc->fd, c, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static void tc_sends(tclient *tc, const char *s) { tc_send(tc, s, strlen(s)); }
+
+static bool tc_login(tclient *tc, const char *user, const char *pw)
+{
+    char *a = tc_wait(tc, "Username: ", 20);
+    if (!a)
+        return false;
+    free(a);
+    tc_sends(tc, user);
+    tc_sends(tc, "\r\n");
+    if (!(a = tc_wait(tc, "Password: ", 20)))
+        return false;
+    free(a);
+    tc_sends(tc, pw);
+    tc_sends(tc, "\r\n");
+    a = tc_wait(tc, ">>> ", 20);
+    free(a);
+    return a != NULL;
+}
+
+/* Runs one line; returns its output (without the next prompt), malloc'ed,
+ * or strdup("<timeout>"). */
+static char *tc_cmd(tclient *tc, const char *line)
+{
+    tc_sends(tc, line);
+    tc_sends(tc, "\r\n");
+    char *out = tc_wait(tc, ">>> ", 60);
+    if (!out)
+        return strdup("<timeout>");
+    out[strlen(out) - 4] = 0;
+    return out;
+}
+
+/* Failures found on the client thread, asserted on the main thread. */
+static pthread_mutex_t fail_mu = PTHREAD_MUTEX_INITIALIZER;
+static char failures[16384];
+
+#define CHECK(cond, ...)                                                                     \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            pthread_mutex_lock(&fail_mu);                                                    \
+            size_t n_ = strlen(failures);                                                    \
+            snprintf(failures + n_, sizeof failures - n_, "line %d: %s: ", __LINE__, #cond); \
+            n_ = strlen(failures);                                                           \
+            snprintf(failures + n_, sizeof failures - n_, __VA_ARGS__);                      \
+            n_ = strlen(failures);                                                           \
+            snprintf(failures + n_, sizeof failures - n_, "\n");                             \
+            pthread_mutex_unlock(&fail_mu);                                                  \
+        }                                                                                    \
+    } while (0)
+
+static void assert_no_failures(void)
+{
+    if (failures[0])
+        fprintf(stderr, "client-side failures:\n%s", failures);
+    assert_string_equal(failures, "");
+}
+
+/* The count of a type in a prefs() report, or -1. */
+static long prefs_count(const char *report, const char *type)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\n%s ", type);
+    const char *p = strstr(report, pat);
+    if (!p)
+        return -1;
+    return strtol(p + strlen(pat), NULL, 10);
+}
+
+/* ====================================================== the leaky crawl */
+
+#include "examples/leaky.c"
+
+typedef struct console_info {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int port;
+    char password[64];
+    bool ready;
+} console_info;
+
+static console_info info = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, "", false };
+static silk_testserver *site;
+
+/* spider open hook: runs on the loop once the extensions are open */
+static int publish_console(silk_spider *sp)
+{
+    silk_telnet *t = silk_telnet_of(silk_spider_crawler(sp));
+    pthread_mutex_lock(&info.mu);
+    info.port = silk_telnet_port(t);
+    snprintf(info.password, sizeof info.password, "%s", t ? silk_telnet_password(t) : "");
+    info.ready = true;
+    pthread_cond_signal(&info.cv);
+    pthread_mutex_unlock(&info.mu);
+    return 0;
+}
+
+static void wait_console(void)
+{
+    pthread_mutex_lock(&info.mu);
+    while (!info.ready)
+        pthread_cond_wait(&info.cv, &info.mu);
+    pthread_mutex_unlock(&info.mu);
+}
+
+static long stat_count(tclient *tc)
+{
+    char *o = tc_cmd(tc, "stats.get_value('response_received_count')");
+    long n = strtol(o, NULL, 10);
+    free(o);
+    return n;
+}
+
+/* Every URL in a repr'd list of URLs exists on the site. */
+static size_t check_urls(const char *list, const char *base)
+{
+    size_t n = 0;
+    for (const char *p = strstr(list, base); p; p = strstr(p + 1, base)) {
+        const char *path = p + strlen(base);
+        const char *end = strchr(path, '\'');
+        if (!end)
+            break;
+        char one[256];
+        snprintf(one, sizeof one, "%.*s", (int)(end - path), path);
+        CHECK(silk_testserver_hits(site, one) > 0, "the site never served %s", one);
+        n++;
+    }
+    return n;
+}
+
+static void *guide_client(void *arg)
+{
+    (void)arg;
+    wait_console();
+    char base[128];
+    snprintf(base, sizeof base, "%s", silk_testserver_url(site));
+    tclient *tc = tc_open(info.port);
+    CHECK(tc != NULL, "cannot connect to %d", info.port);
+    if (!tc)
+        return NULL;
+    bool in = tc_login(tc, "silk", info.password);
+    CHECK(in, "login failed: %s", tc->buf);
+    CHECK(tc_saw(tc, 251, 1) && tc_saw(tc, 252, 1), "no IAC WILL ECHO / WONT ECHO around the password");
+    if (!in)
+        goto out;
+    msleep(500);
+
+    /* the guide, line by line */
+    char *o = tc_cmd(tc, "prefs()");
+    CHECK(strncmp(o, "Live References\n\n", 17) == 0, "%s", o);
+    long n1 = prefs_count(o, "HtmlResponse");
+    CHECK(n1 > 0, "%s", o);
+    CHECK(prefs_count(o, "LeakySpider") == 1, "%s", o);
+    CHECK(strstr(o, "oldest: ") != NULL, "%s", o);
+    free(o);
+    msleep(1500);
+    o = tc_cmd(tc, "prefs()");
+    long n2 = prefs_count(o, "HtmlResponse");
+    CHECK(n2 > n1, "HtmlResponse count did not grow: %ld then %ld", n1, n2);
+    free(o);
+    o = tc_cmd(tc, "from scrapy.spiders import Spider");
+    CHECK(!strcmp(o, ""), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "prefs(ignore=Spider)");
+    CHECK(strstr(o, "LeakySpider") == NULL && strstr(o, "HtmlResponse") != NULL, "%s", o);
+    free(o);
+    o = tc_cmd(tc, "from scrapy.utils.trackref import get_oldest");
+    CHECK(!strcmp(o, ""), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "r = get_oldest(\"HtmlResponse\")");
+    CHECK(!strcmp(o, ""), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "r.url");
+    CHECK(o[0] == '\'' && strncmp(o + 1, base, strlen(base)) == 0, "%s", o);
+    CHECK(check_urls(o, base) == 1, "%s", o);
+    free(o);
+    o = tc_cmd(tc, "r");
+    CHECK(strncmp(o, "<200 ", 5) == 0, "%s", o);
+    free(o);
+    o = tc_cmd(tc, "r.age");
+    double a1 = strtod(o, NULL);
+    free(o);
+    msleep(300);
+    o = tc_cmd(tc, "r.age");
+    double a2 = strtod(o, NULL);
+    free(o);
+    CHECK(a1 > 0 && a2 > a1 + 0.2, "ages %f then %f", a1, a2);
+    o = tc_cmd(tc, "from scrapy.utils.trackref import iter_all");
+    CHECK(!strcmp(o, ""), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "[r.url for r in iter_all(\"HtmlResponse\")]");
+    CHECK(o[0] == '[', "%.200s", o);
+    size_t nurls = check_urls(o, base);
+    CHECK((long)nurls >= n2, "%zu URLs, fewer than %ld", nurls, n2);
+    free(o);
+    /* who keeps them: the requests' cb_kwargs */
+    o = tc_cmd(tc, "len([q for q in iter_all(\"Request\") if \"referer\" in q.cb_kwargs]) > 0");
+    CHECK(!strcmp(o, "True\n"), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "get_oldest(\"Request\").cb_kwargs");
+    CHECK(!strcmp(o, "{}\n") || strncmp(o, "{'referer': <200 ", 17) == 0, "%s", o);
+    free(o);
+
+    /* the other names */
+    o = tc_cmd(tc, "est()");
+    CHECK(strncmp(o, "Execution engine status\n\n", 25) == 0, "%s", o);
+    CHECK(strstr(o, "\ntime()-engine.start_time                        : ") != NULL, "%s", o);
+    CHECK(strstr(o, "\nengine.spider.name                              : leaky\n") != NULL, "%s", o);
+    CHECK(strstr(o, "\nlen(engine.slot.scheduler.mqs)                  : ") != NULL, "%s", o);
+    CHECK(strstr(o, "len(engine.downloader.slots['127.0.0.1'].active)") != NULL, "%s", o);
+    free(o);
+    long c1 = stat_count(tc);
+    CHECK(c1 > 0, "response_received_count %ld", c1);
+    o = tc_cmd(tc, "stats.get_stats()");
+    CHECK(o[0] == '{' && strstr(o, "'start_time': datetime.datetime(") != NULL, "%.300s", o);
+    free(o);
+    o = tc_cmd(tc, "stats.get_value(\"item_scraped_count\", 0)");
+    CHECK(!strcmp(o, "0\n"), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "settings[\"CONCURRENT_REQUESTS\"]");
+    CHECK(!strcmp(o, "4\n"), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "settings.getfloat('DOWNLOAD_DELAY')");
+    CHECK(!strcmp(o, "0.01\n"), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "spider");
+    CHECK(strncmp(o, "<LeakySpider 'leaky' at 0x", 26) == 0, "%s", o);
+    free(o);
+    o = tc_cmd(tc, "spider.name");
+    CHECK(!strcmp(o, "'leaky'\n"), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "heap()");
+    CHECK(strstr(o, "types |   # objects |   total size\n") != NULL, "%s", o);
+    CHECK(strstr(o, "HtmlResponse |") != NULL && strstr(o, "process RSS") != NULL, "%s", o);
+    free(o);
+    o = tc_cmd(tc, "trim()");
+    CHECK(strstr(o, "RSS after trim() : ") != NULL, "%s", o);
+    free(o);
+    o = tc_cmd(tc, "help");
+    CHECK(strstr(o, "get_oldest(") != NULL, "%s", o);
+    free(o);
+
+    /* pause stops the crawl (after what is in flight), unpause resumes */
+    o = tc_cmd(tc, "engine.pause()");
+    CHECK(!strcmp(o, ""), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "engine.paused");
+    CHECK(!strcmp(o, "True\n"), "%s", o);
+    free(o);
+    msleep(1000);
+    long p1 = stat_count(tc);
+    msleep(1000);
+    long p2 = stat_count(tc);
+    CHECK(p1 == p2, "the crawl went on while paused: %ld then %ld", p1, p2);
+    o = tc_cmd(tc, "engine.unpause()");
+    free(o);
+    msleep(1000);
+    long p3 = stat_count(tc);
+    CHECK(p3 > p2, "the crawl did not resume: %ld then %ld", p2, p3);
+
+    /* a slow client that never reads a large output costs the crawl nothing */
+    tclient *slow = tc_open_opts(info.port, 4096);
+    CHECK(slow && tc_login(slow, "silk", info.password), "slow client login");
+    if (slow) {
+        for (int i = 0; i < 20; i++)
+            tc_sends(slow, "[r.url for r in iter_all('Request')]\r\n");
+        msleep(500);
+        long s1 = stat_count(tc);
+        msleep(1000);
+        long s2 = stat_count(tc);
+        CHECK(s2 > s1, "the crawl stalled behind a slow client: %ld then %ld", s1, s2);
+        o = tc_cmd(tc, "1 + 1");
+        CHECK(!strcmp(o, "2\n"), "%s", o);
+        free(o);
+    }
+
+    /* 100 simultaneous connections: the cap refuses the extra ones cleanly */
+    tclient *many[100];
+    int greeted = 0, refused = 0;
+    for (int i = 0; i < 100; i++)
+        many[i] = tc_open(info.port);
+    for (int i = 0; i < 100; i++) {
+        if (!many[i])
+            continue;
+        char *g = tc_wait(many[i], "Username: ", 0.5);
+        if (g)
+            greeted++;
+        else if (strstr(many[i]->buf, "Too many connections"))
+            refused++;
+        else if (tc_wait_eof(many[i], 5) && strstr(many[i]->buf, "Too many connections"))
+            refused++;
+        free(g);
+    }
+    /* tc and slow hold two of the 8 */
+    CHECK(greeted == 6 && refused == 94, "greeted %d, refused %d", greeted, refused);
+    for (int i = 0; i < 100; i++)
+        tc_close(many[i]);
+    tc_close(slow);
+    long m1 = stat_count(tc);
+    msleep(1000);
+    long m2 = stat_count(tc);
+    CHECK(m2 > m1, "the crawl stalled: %ld then %ld", m1, m2);
+    tclient *again = tc_open(info.port);
+    CHECK(again && tc_login(again, "silk", info.password), "no login after the storm");
+    if (again) {
+        o = tc_cmd(again, "len(iter_all('HtmlResponse')) > 0");
+        CHECK(!strcmp(o, "True\n"), "%s", o);
+        free(o);
+        tc_close(again);
+    }
+
+    o = tc_cmd(tc, "del r");
+    free(o);
+out:
+    /* always end the crawl */
+    o = tc_cmd(tc, "engine.stop()");
+    CHECK(!strcmp(o, ""), "%s", o);
+    free(o);
+    CHECK(tc_wait_eof(tc, 60), "the console did not close with the crawl");
+    tc_close(tc);
+    return NULL;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t r = fread(s, 1, (size_t)n, f);
+    s[r] = 0;
+    fclose(f);
+    return s;
+}
+
+static void test_console_guide(void **state)
+{
+    (void)state;
+    silk_testserver_options opt = { 0 };
+    opt.pages = 20000;
+    assert_int_equal(silk_testserver_start_thread(&opt, &site), 0);
+    char url[128], logpath[] = "/tmp/silk-telnet-test-XXXXXX";
+    snprintf(url, sizeof url, "%s/", silk_testserver_url(site));
+    int lfd = mkstemp(logpath);
+    assert_true(lfd >= 0);
+    close(lfd);
+
+    silk_settings *s = silk_settings_new();
+    silk_settings_set(s, "LOG_LEVEL", "INFO", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "LOG_FILE", logpath, SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "ROBOTSTXT_OBEY", "False", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "CONCURRENT_REQUESTS", "4", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "DOWNLOAD_DELAY", "0.01", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "RANDOMIZE_DOWNLOAD_DELAY", "False", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "CLOSESPIDER_TIMEOUT", "300", SILK_PRIO_CMDLINE);
+    silk_spider_def def = leaky;
+    def.open = publish_console;
+    silk_value *args = silk_value_new_dict();
+    silk_dict_set_str(args, "start_url", url);
+    silk_process *p;
+    silk_crawler *c;
+    assert_int_equal(silk_process_new(s, &p), 0);
+    assert_int_equal(silk_process_crawl(p, &def, args, NULL, &c), 0);
+    info.ready = false;
+    failures[0] = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, guide_client, NULL), 0);
+    assert_int_equal(silk_process_run(p), 0);
+    pthread_join(th, NULL);
+    assert_no_failures();
+    assert_string_equal(silk_crawler_finish_reason(c), "shutdown");
+    assert_null(silk_telnet_of(c));
+
+    char *log = read_file(logpath);
+    assert_non_null(log);
+    char want[128];
+    snprintf(want, sizeof want, "[silk.extensions.telnet] INFO: Telnet console listening on 127.0.0.1:%d\n", info.port);
+    assert_non_null(strstr(log, want));
+    snprintf(want, sizeof want, "[silk.extensions.telnet] INFO: Telnet Password: %s\n", info.password);
+    assert_non_null(strstr(log, want));
+    assert_int_equal(strlen(info.password), 16);
+    assert_int_equal(strspn(info.password, "0123456789abcdef"), 16);
+    assert_true(info.port >= 6023 && info.port <= 6073);
+    free(log);
+    unlink(logpath);
+    silk_value_free(args);
+    silk_process_free(p);
+    silk_settings_free(s);
+    silk_testserver_free(site);
+    site = NULL;
+    SILK_ASSERT_CLEAN();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interp_values),
         cmocka_unit_test(test_interp_trackref),
         cmocka_unit_test(test_interp_alloc_failures),
+        cmocka_unit_test(test_console_guide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,10 +108,11 @@ extern const silk_extension_def silk_telnet_extension;
 extern const silk_extension_def silk_leakcheck_extension;
 
 /* Writes the leak check's findings for crawler's spider to out: the objects
- * created while the spider was open that are still alive (its own Spider
- * object aside), per type with count, oldest age and oldest repr. Empty when
- * there are none. since_ns: the spider's opening time. Returns the number
- * of such objects. */
+ * created while the spider was open that are still alive — less its Spider
+ * object, requests of other spiders, and whatever requests waiting in a
+ * scheduler queue keep alive (they go with the queue) — one line per type
+ * with count, oldest age and oldest repr. Empty when there are none.
+ * since_ns: the spider's opening time. Returns the number of such objects. */
 size_t silk_leakcheck_format(silk_crawler *crawler, uint64_t since_ns, silk_buf *out);
 
 #ifdef __cplusplus
