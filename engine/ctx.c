@@ -79,6 +79,17 @@ const char *silk_response_text(silk_response *resp, size_t *len)
 
 static void unref_doc(void *doc) { silk_unref(doc); }
 
+void silk__parse_warmup(void)
+{
+    static const char body[] = "<html><head><meta charset=\"utf-8\"></head><body></body></html>";
+    char name[64];
+    size_t bom;
+    silk_encoding_detect("text/html", (const unsigned char *)body, sizeof body - 1, name, sizeof name, &bom);
+    void *parsed = NULL;
+    if (silk_selector_parse(body, sizeof body - 1, SILK_DOC_HTML, &parsed) == 0)
+        silk_selector_parsed_free(parsed);
+}
+
 silk_selector *silk_response_selector(silk_response *resp, silk_arena *arena)
 {
     if (!resp)
@@ -96,7 +107,15 @@ silk_selector *silk_response_selector(silk_response *resp, silk_arena *arena)
     }
     silk_doc_type t = silk_type_is_a(resp->obj.type, &silk_type_xml_response) ? SILK_DOC_XML : SILK_DOC_HTML;
     silk_selector *sel = NULL;
-    int rc = silk_selector_new(text, len, t, NULL, &sel);
+    int rc;
+    if (resp->parsed) {
+        /* parsed on a worker thread: wrap it, on this (the loop) thread */
+        void *parsed = resp->parsed;
+        resp->parsed = NULL;
+        rc = silk_selector_adopt(parsed, NULL, &sel);
+    } else {
+        rc = silk_selector_new(text, len, t, NULL, &sel);
+    }
     if (rc) {
         if (arena && !arena->err) {
             arena->err = rc;

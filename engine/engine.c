@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "engine_internal.h"
 #include "silk/alloc.h"
@@ -46,6 +47,7 @@ struct silk_crawler {
     silk_spider *spider;
     silk_downloader *dl;
     silk_scheduler *sched;
+    silk__parsepool *pool;  /* NULL: parse on the loop thread */
     silk_mw_env mwenv;
     silk_downloader_mw *dlmws; /* copies of the spider's templates */
     size_t ndlmws;
@@ -448,6 +450,42 @@ static void call_errback(silk_crawler *c, silk_request *req, silk_failure *f)
 
 /* ---------- the downloader's answers ---------- */
 
+/* The response reaches the spider: HttpError, the callback (or the
+ * errback of an HttpError), then the scheduler hears the request is done. */
+static void scrape(silk_crawler *c, silk_request *req, silk_response *resp)
+{
+    if (builtin_spider_input(c, resp) == 0) {
+        call_callback(c, resp);
+    } else if (req->errback || req->errback_name) {
+        silk_failure *f = silk_failure_new(SILK_EINVAL, "scrapy.spidermiddlewares.httperror.HttpError",
+                                           "Ignoring non-200 response", req, resp);
+        if (f) {
+            call_errback(c, req, f);
+            silk_failure_free(f);
+        }
+    }
+    if (c->cs_pagecount > 0 && silk_stats_get_int(c->stats, "response_received_count", 0) >= c->cs_pagecount)
+        close_spider(c, "closespider_pagecount");
+}
+
+static void scraper_leave(silk_crawler *c, silk_request *req, silk_response *resp)
+{
+    c->scraper_active--;
+    c->scraper_active_size -= resp->body_len;
+    if (c->sched->ops->done)
+        c->sched->ops->done(c->sched, req);
+    wake(c);
+}
+
+static void on_parsed(void *arg, silk_response *resp)
+{
+    silk_crawler *c = arg;
+    silk_request *req = resp->request;
+    if (c->state != CS_CLOSED)
+        scrape(c, req, resp);
+    scraper_leave(c, req, resp);
+}
+
 static void on_fetched(void *arg, silk_request *req, const silk_fetch_result *res)
 {
     silk_crawler *c = arg;
@@ -468,21 +506,13 @@ static void on_fetched(void *arg, silk_request *req, const silk_fetch_result *re
         }
         c->scraper_active++;
         c->scraper_active_size += resp->body_len;
-        if (builtin_spider_input(c, resp) == 0) {
-            call_callback(c, resp);
-        } else if (req->errback || req->errback_name) {
-            silk_failure *f = silk_failure_new(SILK_EINVAL, "scrapy.spidermiddlewares.httperror.HttpError",
-                                               "Ignoring non-200 response", req, resp);
-            if (f) {
-                call_errback(c, req, f);
-                silk_failure_free(f);
-            }
-        }
-        c->scraper_active--;
-        c->scraper_active_size -= resp->body_len;
-        if (c->cs_pagecount > 0 && silk_stats_get_int(c->stats, "response_received_count", 0) >= c->cs_pagecount)
-            close_spider(c, "closespider_pagecount");
-        break;
+        /* a text response the callback will read is parsed off the loop */
+        if (c->pool && silk_response_is_text(resp) && resp->status >= 200 && resp->status < 300 &&
+            resp->request == req && silk__parsepool_submit(c->pool, resp, on_parsed, c) == 0)
+            return;
+        scrape(c, req, resp);
+        scraper_leave(c, req, resp);
+        return;
     }
     case SILK_FETCH_REQUEST:
         if (res->request)
@@ -512,7 +542,7 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (c->state == CS_CLOSING) {
-        if (c->inprogress == 0)
+        if (c->inprogress == 0 && c->scraper_active == 0)
             finish_close(c);
         return;
     }
@@ -658,6 +688,15 @@ static int open_crawler(silk_crawler *c)
     if (!c->sched && (rc = silk_memory_scheduler_new(c->settings, c->stats, &c->sched)))
         return rc;
     if ((rc = silk_downloader_new(c->proc->base, c->settings, c->stats, &c->dl)))
+        return rc;
+    int64_t threads = silk_settings_int(c->settings, "SCRAPER_PARSE_THREADS", -1);
+    if (threads < 0) { /* default: the cores beyond the loop's, at most 4 */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > 1 ? (cores - 1 < 4 ? cores - 1 : 4) : 0;
+    }
+    if (threads > 64)
+        threads = 64;
+    if ((rc = silk__parsepool_new(c->proc->base, (size_t)threads, &c->pool)))
         return rc;
     c->mwenv = (silk_mw_env){ c->settings, c->stats, c->proc->base, c->dl, sp->name, c };
     size_t ntemplates = 0;
@@ -879,6 +918,7 @@ void silk_crawler_status(const silk_crawler *c, silk_engine_status *st)
     st->scheduler_memory = st->scheduler_len;
     st->inprogress = c->inprogress;
     st->scraper_active = c->scraper_active;
+    st->scraper_queue = silk__parsepool_pending(c->pool);
     st->scraper_active_size = c->scraper_active_size;
     st->needs_backout = c->dl && silk_downloader_needs_backout(c->dl);
 }
@@ -887,6 +927,7 @@ static void crawler_free(silk_crawler *c)
 {
     if (!c)
         return;
+    silk__parsepool_free(c->pool);
     if (c->dl)
         silk_downloader_free(c->dl);
     if (c->sched)
@@ -955,6 +996,10 @@ int silk_process_new(const silk_settings *settings, silk_process **out)
     if (!p)
         return SILK_ENOMEM;
     p->settings = settings ? silk_settings_copy(settings) : silk_settings_new();
+    /* parser threads wake the loop with event_active */
+    static bool threads_ready;
+    if (!threads_ready && evthread_use_pthreads() == 0)
+        threads_ready = true;
     p->base = event_base_new();
     if (!p->settings || !p->base) {
         silk_process_free(p);

@@ -90,6 +90,7 @@ static const struct {
     { "ROBOTSTXT_OBEY", "true" },
     { "ROBOTSTXT_USER_AGENT", "null" },
     { "SCHEDULER_MEMORY_QUEUE", "\"lifo\"" },
+    { "SCRAPER_PARSE_THREADS", "null" }, /* null: the cores beyond the loop's, at most 4 */
     { "SCRAPER_SLOT_MAX_ACTIVE_SIZE", "5000000" },
     { "STATS_DUMP", "true" },
     { "TELNETCONSOLE_ENABLED", "true" },

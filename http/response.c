@@ -24,6 +24,8 @@ static void response_destroy(silk_object *o)
     silk_response *r = (silk_response *)o;
     if (r->doc && r->doc_free)
         r->doc_free(r->doc);
+    if (r->parsed && r->parsed_free)
+        r->parsed_free(r->parsed);
     silk_free(r->url);
     silk_headers_clear(&r->headers);
     silk_free(r->body);

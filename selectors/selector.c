@@ -481,8 +481,9 @@ static silk_selector *new_selector(sel_doc *d, silk_selector_kind kind, xmlNodeP
     return s;
 }
 
-int silk_selector_new(const char *text, size_t len, silk_doc_type type, silk_arena *arena,
-                      silk_selector **out)
+/* Text -> a document, with no tracked object: safe on any thread (the
+ * engine parses on worker threads). */
+static int doc_parse(const char *text, size_t len, silk_doc_type type, sel_doc **out)
 {
     static bool xml_ready;
     char *copy = NULL;
@@ -491,8 +492,6 @@ int silk_selector_new(const char *text, size_t len, silk_doc_type type, silk_are
     sel_doc *d = NULL;
     int rc;
 
-    if (!out)
-        return silk_error(SILK_EINVAL, "silk_selector_new: out is NULL");
     *out = NULL;
     if (!text && len)
         return silk_error(SILK_EINVAL, "silk_selector_new: text is NULL");
@@ -501,7 +500,7 @@ int silk_selector_new(const char *text, size_t len, silk_doc_type type, silk_are
     if (len >= (size_t)INT_MAX)
         return silk_error(SILK_ELIMIT, "document of %zu bytes is too large to parse", len);
     if (!xml_ready) {
-        xmlInitParser();
+        xmlInitParser(); /* first called on the loop thread (silk__parse_warmup) */
         xml_ready = true;
     }
     rc = prepare_text(text ? text : "", len, &p, &n, &copy);
@@ -531,16 +530,7 @@ int silk_selector_new(const char *text, size_t len, silk_doc_type type, silk_are
         goto err;
     }
     silk_free(copy);
-    copy = NULL;
-    silk_selector *s = new_selector(d, SILK_SEL_ELEMENT, xmlDocGetRootElement(d->doc), NULL);
-    if (!s) {
-        rc = silk_error(SILK_ENOMEM, "out of memory");
-        goto err;
-    }
-    rc = give(arena, s);
-    if (rc)
-        return rc; /* the selector (and so the document) is gone */
-    *out = s;
+    *out = d;
     return 0;
 err:
     silk_free(copy);
@@ -549,6 +539,58 @@ err:
         doc_unref(d);
     }
     return rc;
+}
+
+int silk_selector_parse(const char *text, size_t len, silk_doc_type type, void **parsed)
+{
+    sel_doc *d = NULL;
+    if (!parsed)
+        return silk_error(SILK_EINVAL, "silk_selector_parse: out is NULL");
+    int rc = doc_parse(text, len, type, &d);
+    *parsed = d;
+    return rc;
+}
+
+void silk_selector_parsed_free(void *parsed)
+{
+    sel_doc *d = parsed;
+    if (d) {
+        d->refs = 1;
+        doc_unref(d);
+    }
+}
+
+int silk_selector_adopt(void *parsed, silk_arena *arena, silk_selector **out)
+{
+    sel_doc *d = parsed;
+    if (!out || !d) {
+        silk_selector_parsed_free(d);
+        return silk_error(SILK_EINVAL, "silk_selector_adopt: nothing to adopt");
+    }
+    *out = NULL;
+    silk_selector *s = new_selector(d, SILK_SEL_ELEMENT, xmlDocGetRootElement(d->doc), NULL);
+    if (!s) {
+        silk_selector_parsed_free(d);
+        return silk_error(SILK_ENOMEM, "out of memory");
+    }
+    int rc = give(arena, s);
+    if (rc)
+        return rc; /* the selector (and so the document) is gone */
+    *out = s;
+    return 0;
+}
+
+int silk_selector_new(const char *text, size_t len, silk_doc_type type, silk_arena *arena,
+                      silk_selector **out)
+{
+    sel_doc *d = NULL;
+    if (!out)
+        return silk_error(SILK_EINVAL, "silk_selector_new: out is NULL");
+    *out = NULL;
+    int rc = doc_parse(text, len, type, &d);
+    if (rc)
+        return rc;
+    return silk_selector_adopt(d, arena, out);
 }
 
 /* ------------------------------------------------------------------ lists */
@@ -906,6 +948,11 @@ int silk_selector_attrib(silk_selector *s, silk_arena *arena, silk_value **out)
                 return silk_error(SILK_ENOMEM, "out of memory");
             }
         }
+    }
+    if (s && s->kind == SILK_SEL_ELEMENT && s->node->type == XML_PI_NODE &&
+        silk__pi_attrib((const char *)s->node->content, dict)) {
+        silk_value_free(dict);
+        return SILK_ENOMEM;
     }
     if (arena) {
         int rc = silk_arena_keep_value(arena, dict);

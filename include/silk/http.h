@@ -151,6 +151,9 @@ struct silk_response {
     /* a parsed document cached by the selectors module */
     void *doc;
     void (*doc_free)(void *doc);
+    /* a document parsed off the loop thread, not yet adopted by a Selector */
+    void *parsed;
+    void (*parsed_free)(void *parsed);
 };
 
 /* Creates a response of type t (silk_type_response or a subtype) for url,

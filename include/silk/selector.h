@@ -100,6 +100,15 @@ typedef enum silk_doc_type {
 int silk_selector_new(const char *text, size_t len, silk_doc_type type, silk_arena *arena,
                       silk_selector **out);
 
+/* The same in two steps, so the parse can run on another thread:
+ * silk_selector_parse creates no tracked object and may run on any thread;
+ * *parsed (opaque) is then either adopted on the loop thread by
+ * silk_selector_adopt (which takes it, also on error) or freed with
+ * silk_selector_parsed_free. Return codes as silk_selector_new. */
+int silk_selector_parse(const char *text, size_t len, silk_doc_type type, void **parsed);
+int silk_selector_adopt(void *parsed, silk_arena *arena, silk_selector **out);
+void silk_selector_parsed_free(void *parsed);
+
 /* ---- queries ---- */
 
 /* Evaluates an XPath 1.0 expression with s as context node; vars is NULL or
