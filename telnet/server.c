@@ -57,6 +57,26 @@ typedef enum tn_state { TS_DATA, TS_IAC, TS_OPT, TS_SB, TS_SB_IAC } tn_state;
 
 typedef struct conn conn;
 
+/* At most one warning a second per kind, so that a flood of connections
+ * cannot flood the log; what was held back is counted in the next one. */
+typedef struct ratelimit {
+    uint64_t last_ns;
+    unsigned suppressed;
+} ratelimit;
+
+static bool ratelimit_ok(ratelimit *r, unsigned *suppressed)
+{
+    uint64_t now = silk_now_ns();
+    if (r->last_ns && now - r->last_ns < 1000000000u) {
+        r->suppressed++;
+        return false;
+    }
+    r->last_ns = now;
+    *suppressed = r->suppressed;
+    r->suppressed = 0;
+    return true;
+}
+
 struct silk_telnet {
     struct event_base *base;
     silk_crawler *crawler;
@@ -67,6 +87,7 @@ struct silk_telnet {
     silk_telnet_options opt;
     conn *conns; /* doubly linked */
     size_t nconns;
+    ratelimit warn_refused, warn_login;
 };
 
 struct conn {
@@ -86,6 +107,7 @@ struct conn {
     unsigned fails;
     silk_interp *interp;
     bool read_paused; /* waiting for the client to read its output */
+    bool grace_over;  /* closing: the client had its time to read */
 };
 
 /* ---------------------------------------------------------------- output */
@@ -168,19 +190,21 @@ static void conn_free(conn *c)
     silk_free(c);
 }
 
-/* Closes once the output is flushed. */
+static void arm_timer(conn *c, double seconds);
+
+/* Closes once the output is flushed (or after a grace period, for a client
+ * that never reads it). Never frees c under its caller's feet: the freeing
+ * happens in a later callback. */
 static void conn_close_later(conn *c)
 {
-    c->state = ST_CLOSING;
-    if (c->timer)
-        event_del(c->timer);
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-        conn_free(c);
+    if (c->state == ST_CLOSING)
         return;
-    }
-    /* the write callback frees it once everything is sent */
+    c->state = ST_CLOSING;
+    bufferevent_disable(c->bev, EV_READ);
+    /* the write callback fires once the output is empty */
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    event_del(c->timer);
+    arm_timer(c, 0);
 }
 
 static void arm_timer(conn *c, double seconds)
@@ -247,7 +271,10 @@ static void handle_line(conn *c, const char *line)
             return;
         }
         c->fails++;
-        silk_log(SILK_LOG_WARNING, LOGGER, "Telnet console: failed login (%u on this connection)", c->fails);
+        unsigned held;
+        if (ratelimit_ok(&t->warn_login, &held))
+            silk_log(SILK_LOG_WARNING, LOGGER, "Telnet console: failed login (%u on this connection)%s", c->fails,
+                     held ? " (and more not logged)" : "");
         send_str(c, "Authentication failed\n");
         if (c->fails >= t->opt.max_attempts) {
             send_str(c, "Too many failed login attempts; closing the connection.\n");
@@ -290,6 +317,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     conn *c = arg;
     (void)fd;
     (void)what;
+    if (c->state == ST_CLOSING) {
+        if (c->grace_over || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+            conn_free(c);
+        } else {
+            c->grace_over = true;
+            arm_timer(c, 10);
+        }
+        return;
+    }
     if (c->state == ST_DELAY) {
         /* the login timeout keeps running from the first connection */
         c->state = ST_USER;
@@ -362,13 +398,13 @@ static void interrupt(conn *c)
     }
 }
 
-/* Returns false when c is gone or must stop reading. */
-static bool data_byte(conn *c, unsigned char ch)
+/* One byte of text. */
+static void data_byte(conn *c, unsigned char ch)
 {
     if (c->last_cr) {
         c->last_cr = false;
         if (ch == '\n' || ch == '\0')
-            return true; /* CR LF, CR NUL: the CR ended the line */
+            return; /* CR LF, CR NUL: the CR ended the line */
     }
     switch (ch) {
     case '\r':
@@ -376,41 +412,39 @@ static bool data_byte(conn *c, unsigned char ch)
         /* fall through */
     case '\n':
         end_line(c);
-        return true;
+        return;
     case 0x03:
         interrupt(c);
-        return true;
+        return;
     case 0x04:
-        if (c->line.len == 0) {
+        if (c->line.len == 0)
             conn_close_later(c);
-            return false;
-        }
-        return true;
+        return;
     case 0x08:
     case 0x7f:
         while (c->line.len && ((unsigned char)c->line.data[c->line.len - 1] & 0xC0) == 0x80)
             c->line.len--;
         if (c->line.len)
             c->line.data[--c->line.len] = 0;
-        return true;
+        return;
     case 0x15:
         silk_buf_reset(&c->line);
-        return true;
+        return;
     default: break;
     }
     if (ch < 0x20 && ch != '\t')
-        return true; /* other control characters mean nothing here */
+        return; /* other control characters mean nothing here */
     if (c->overflow)
-        return true;
+        return;
     if (c->line.len >= c->t->opt.max_line) {
         c->overflow = true;
-        return true;
+        return;
     }
     if (silk_buf_putc(&c->line, (char)ch)) {
         silk_buf_free(&c->line);
         c->overflow = true;
     }
-    return true;
+    return;
 }
 
 static void negotiate(conn *c, unsigned char cmd, unsigned char opt)
@@ -470,16 +504,12 @@ static void process_input(conn *c)
                     c->ts = TS_IAC;
                     continue;
                 }
-                if (!data_byte(c, ch)) /* c is gone */
-                    return;
+                data_byte(c, ch);
                 break;
             case TS_IAC:
                 c->ts = TS_DATA;
                 switch (ch) {
-                case T_IAC:
-                    if (!data_byte(c, ch))
-                        return;
-                    break;
+                case T_IAC: data_byte(c, ch); break;
                 case T_WILL:
                 case T_WONT:
                 case T_DO:
@@ -491,10 +521,8 @@ static void process_input(conn *c)
                 case T_IP:
                 case T_BRK: interrupt(c); break;
                 case T_EOF:
-                    if (c->line.len == 0) {
+                    if (c->line.len == 0)
                         conn_close_later(c);
-                        return;
-                    }
                     break;
                 case T_AYT: send_str(c, "\n[silk: yes]\n"); break;
                 case T_EC: data_byte(c, 0x08); break;
@@ -579,7 +607,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         char msg[160];
         snprintf(msg, sizeof msg, "Too many connections to the telnet console (at most %zu); try again later.\r\n",
                  t->opt.max_connections);
-        silk_log(SILK_LOG_WARNING, LOGGER, "Telnet console: connection refused, %zu already open", t->nconns);
+        unsigned held;
+        if (ratelimit_ok(&t->warn_refused, &held))
+            silk_log(SILK_LOG_WARNING, LOGGER, "Telnet console: connection refused, %zu already open%s", t->nconns,
+                     held ? " (and more refusals not logged)" : "");
         refuse(fd, msg);
         return;
     }

@@ -331,6 +331,12 @@ static bool tc_fill(tclient *tc, double timeout)
         case 2:
             if (tc->ncmds < 4096)
                 memcpy(tc->cmds[tc->ncmds++], (unsigned char[3]){ tc->pending, c, 0 }, 3);
+            /* answer the server's ECHO offers as a real client does */
+            if (c == 1 && (tc->pending == 251 || tc->pending == 252)) {
+                unsigned char ans[3] = { 255, tc->pending == 251 ? 253 : 254, 1 };
+                ssize_t w = send(tc->fd, ans, 3, MSG_NOSIGNAL);
+                (void)w;
+            }
             tc->ts = 0;
             break;
         case 3: tc->ts = c == 255 ? 4 : 3; break;
@@ -787,12 +793,335 @@ static void test_console_guide(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+/* ============================================= security, bare server */
+
+static volatile int client_done;
+static int bare_port;
+
+static void *security_client(void *arg)
+{
+    (void)arg;
+    char *o;
+    /* wrong passwords: a growing delay, then the connection is closed */
+    tclient *tc = tc_open(bare_port);
+    CHECK(tc != NULL, "connect");
+    if (!tc)
+        goto done;
+    o = tc_wait(tc, "Username: ", 5);
+    CHECK(o != NULL, "no Username prompt");
+    free(o);
+    double last_gap = 0;
+    for (int attempt = 1; attempt <= 4; attempt++) {
+        tc_sends(tc, attempt == 2 ? "root\r\n" : "silk\r\n");
+        o = tc_wait(tc, "Password: ", 5);
+        CHECK(o != NULL, "no Password prompt");
+        free(o);
+        CHECK(tc_saw(tc, 251, 1), "no IAC WILL ECHO before the password");
+        tc_sends(tc, attempt == 2 ? "secret\r\n" : "guess\r\n");
+        double t0 = now_s();
+        o = tc_wait(tc, "Authentication failed\n", 5);
+        CHECK(o != NULL, "attempt %d: no failure message: %s", attempt, tc->buf);
+        free(o);
+        CHECK(tc_saw(tc, 252, 1), "no IAC WONT ECHO after the password");
+        if (attempt < 4) {
+            /* what is typed during the delay is thrown away */
+            tc_sends(tc, "silk\r\nsecret\r\n");
+            o = tc_wait(tc, "Username: ", 5);
+            double gap = now_s() - t0;
+            CHECK(o != NULL, "attempt %d: no new prompt", attempt);
+            free(o);
+            double want = 0.1 * (1 << (attempt - 1));
+            if (want > 0.4)
+                want = 0.4;
+            CHECK(gap >= want * 0.9, "attempt %d: delay %.3f s, want %.3f s", attempt, gap, want);
+            CHECK(gap >= last_gap * 0.9, "the delay shrank: %.3f after %.3f", gap, last_gap);
+            last_gap = gap;
+        }
+    }
+    o = tc_wait(tc, "Too many failed login attempts", 5);
+    CHECK(o != NULL, "no refusal after 4 attempts: %s", tc->buf);
+    free(o);
+    CHECK(tc_wait_eof(tc, 5), "not closed after too many attempts");
+    tc_close(tc);
+
+    /* an owner who mistyped once gets in */
+    tc = tc_open(bare_port);
+    o = tc_wait(tc, "Username: ", 5);
+    free(o);
+    tc_sends(tc, "silk\r\noops\r\n");
+    o = tc_wait(tc, "Username: ", 5);
+    CHECK(o != NULL, "no second chance");
+    free(o);
+    tc_sends(tc, "silk\r\n");
+    o = tc_wait(tc, "Password: ", 5);
+    free(o);
+    tc_sends(tc, "secret\r\n");
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o != NULL && strstr(o, "console") != NULL, "login failed: %s", tc->buf);
+    free(o);
+
+    /* line endings: CR LF, LF, CR NUL */
+    tc_sends(tc, "1+1\n");
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && !strcmp(o, "2\n>>> "), "LF: %s", o);
+    free(o);
+    tc_send(tc, "2+2\r\0", 5);
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && !strcmp(o, "4\n>>> "), "CR NUL: %s", o);
+    free(o);
+    /* editing: backspace, Ctrl-U, Ctrl-C, IAC EC */
+    tc_sends(tc, "1+2\x7f" "5\r\n");
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && !strcmp(o, "6\n>>> "), "backspace: %s", o);
+    free(o);
+    tc_sends(tc, "junk\x15" "3*3\r\n");
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && !strcmp(o, "9\n>>> "), "Ctrl-U: %s", o);
+    free(o);
+    tc_sends(tc, "junk\x03");
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && !strcmp(o, "\nKeyboardInterrupt\n>>> "), "Ctrl-C: %s", o);
+    free(o);
+    tc_sends(tc, "junk\xff\xf4");
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && strstr(o, "KeyboardInterrupt"), "IAC IP: %s", o);
+    free(o);
+    /* negotiation: everything refused, nothing looped */
+    tc->ncmds = 0;
+    static const char nego[] = "\xff\xfd\x18" "\xff\xfb\x1f" "\xff\xfd\x03" "\xff\xfd\x01"
+                               "\xff\xfa\x18\x01\xff\xf0" "\xff\xf6";
+    tc_send(tc, nego, sizeof nego - 1);
+    o = tc_wait(tc, "[silk: yes]", 5);
+    CHECK(o != NULL, "no AYT answer");
+    free(o);
+    CHECK(tc_saw(tc, 252, 24), "DO TTYPE not refused");
+    CHECK(tc_saw(tc, 254, 31), "WILL NAWS not refused");
+    CHECK(tc_saw(tc, 252, 3), "DO SGA not refused");
+    CHECK(tc_saw(tc, 252, 1), "DO ECHO not refused");
+    /* IAC IAC is a 0xFF byte: not UTF-8, a Python-style error */
+    tc_send(tc, "'\xff\xff'\r\n", 6);
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o && strstr(o, "SyntaxError: (unicode error) 'utf-8' codec can't decode byte 0xff in position 1"),
+          "IAC IAC: %s", o);
+    free(o);
+
+    /* garbage: 256 KB of random bytes, then a resync and a command */
+    {
+        unsigned seed = 7;
+        size_t n = 256 * 1024;
+        unsigned char *g = malloc(n);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            g[i] = (unsigned char)(seed >> 16);
+            /* no Ctrl-D / IAC EOF: they would (rightly) end the session */
+            if (g[i] == 0x04 || (i && g[i - 1] == 0xff && g[i] == 0xec))
+                g[i] = 'x';
+        }
+        tc_send(tc, g, n);
+        free(g);
+        tc_send(tc, "\0\xff\xf0\r\n" "6*7\r\n", 11);
+        o = tc_wait(tc, "42\n>>> ", 20);
+        CHECK(o != NULL, "no answer after garbage: %.300s", tc->buf);
+        free(o);
+    }
+    /* a 1 MB line is refused, the session goes on */
+    {
+        size_t n = 1 << 20;
+        char *big = malloc(n);
+        memset(big, 'a', n);
+        tc_send(tc, big, n);
+        free(big);
+        tc_sends(tc, "\r\n7*7\r\n");
+        o = tc_wait(tc, "49\n>>> ", 20);
+        CHECK(o && strstr(o, "error: line too long (a line may have at most 4096 bytes); ignored"),
+              "1 MB line: %.300s", o ? o : tc->buf);
+        free(o);
+    }
+    /* a command's output is capped */
+    o = tc_cmd(tc, "'x' * 2000000");
+    CHECK(strstr(o, "... output truncated: a command may print at most 65536 bytes") != NULL && strlen(o) < 70000,
+          "%zu bytes", strlen(o));
+    free(o);
+    /* no code of any kind */
+    o = tc_cmd(tc, "__import__('os').system('touch /tmp/silk-pwned')");
+    CHECK(!strcmp(o, "NameError: name '__import__' is not defined\n"), "%s", o);
+    free(o);
+    o = tc_cmd(tc, "exec('1')");
+    CHECK(!strcmp(o, "NameError: name 'exec' is not defined\n"), "%s", o);
+    free(o);
+    /* exit() leaves */
+    tc_sends(tc, "exit()\r\n");
+    CHECK(tc_wait_eof(tc, 5), "exit() did not close");
+    tc_close(tc);
+
+    /* quit, Ctrl-D on an empty line, IAC EOF */
+    static const char *const leave[] = { "quit\r\n", "\x04", "\xff\xec" };
+    for (size_t i = 0; i < 3; i++) {
+        tc = tc_open(bare_port);
+        CHECK(tc_login(tc, "silk", "secret"), "login %zu", i);
+        tc_sends(tc, leave[i]);
+        CHECK(tc_wait_eof(tc, 5), "way %zu of leaving did not close", i);
+        tc_close(tc);
+    }
+
+    /* a 1 MB username fails the login, nothing more */
+    tc = tc_open(bare_port);
+    {
+        size_t n = 1 << 20;
+        char *big = malloc(n + 2);
+        memset(big, 'u', n);
+        memcpy(big + n, "\r\n", 2);
+        o = tc_wait(tc, "Username: ", 5);
+        free(o);
+        tc_send(tc, big, n + 2);
+        free(big);
+        o = tc_wait(tc, "Password: ", 10);
+        CHECK(o != NULL, "no password prompt after a long username");
+        free(o);
+        tc_sends(tc, "secret\r\n");
+        o = tc_wait(tc, "Authentication failed", 5);
+        CHECK(o != NULL, "a 1 MB username logged in?");
+        free(o);
+    }
+    tc_close(tc);
+
+    /* a slow typist gets in; a silent client is dropped at the login timeout */
+    tc = tc_open(bare_port);
+    tclient *silent = tc_open(bare_port);
+    o = tc_wait(tc, "Username: ", 5);
+    free(o);
+    for (const char *c = "silk\r\n"; *c; c++) {
+        tc_send(tc, c, 1);
+        msleep(30);
+    }
+    o = tc_wait(tc, "Password: ", 5);
+    free(o);
+    for (const char *c = "secret\r\n"; *c; c++) {
+        tc_send(tc, c, 1);
+        msleep(30);
+    }
+    o = tc_wait(tc, ">>> ", 5);
+    CHECK(o != NULL, "slow typist not logged in");
+    free(o);
+    o = tc_wait(silent, "Login timed out", 10);
+    CHECK(o != NULL, "silent client not dropped");
+    free(o);
+    CHECK(tc_wait_eof(silent, 5), "silent client not closed");
+    tc_close(silent);
+    /* a logged-in session is not subject to the login timeout */
+    msleep(2500);
+    o = tc_cmd(tc, "'still here'");
+    CHECK(!strcmp(o, "'still here'\n"), "%s", o);
+    free(o);
+
+    /* 100 simultaneous connections */
+    tclient *many[100];
+    int greeted = 0, refused = 0;
+    for (int i = 0; i < 100; i++)
+        many[i] = tc_open(bare_port);
+    for (int i = 0; i < 100; i++) {
+        if (!many[i])
+            continue;
+        char *g = tc_wait(many[i], "Username: ", 0.5);
+        if (g)
+            greeted++;
+        else if (tc_wait_eof(many[i], 5) && strstr(many[i]->buf, "Too many connections"))
+            refused++;
+        free(g);
+    }
+    CHECK(greeted == 7 && refused == 93, "greeted %d, refused %d", greeted, refused);
+    for (int i = 0; i < 100; i++)
+        tc_close(many[i]);
+    o = tc_cmd(tc, "1 + 1");
+    CHECK(!strcmp(o, "2\n"), "%s", o);
+    free(o);
+    tc_close(tc);
+done:
+    client_done = 1;
+    return NULL;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+static void test_console_security(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    silk_telnet_options o = { 0 };
+    o.password = "secret";
+    o.fail_delay = 0.1;
+    o.fail_delay_max = 0.4;
+    o.max_attempts = 4;
+    o.login_timeout = 2;
+    o.max_line = 4096;
+    o.max_output = 65536;
+    silk_telnet *t;
+    assert_int_equal(silk_telnet_start(base, NULL, &o, &t), 0);
+    bare_port = silk_telnet_port(t);
+    assert_true(bare_port > 0);
+    assert_string_equal(silk_telnet_password(t), "secret");
+    struct event *ev = event_new(base, -1, EV_PERSIST, tick, NULL);
+    struct timeval tv = { 0, 20000 };
+    event_add(ev, &tv);
+    failures[0] = 0;
+    client_done = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, security_client, NULL), 0);
+    while (!client_done)
+        event_base_loop(base, EVLOOP_ONCE);
+    pthread_join(th, NULL);
+    /* let the server see the last closes */
+    for (int i = 0; i < 20; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_no_failures();
+    event_free(ev);
+    silk_telnet_free(t);
+    event_base_free(base);
+    SILK_ASSERT_CLEAN();
+}
+
+static void test_console_ports(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    silk_telnet_options o = { 0 };
+    silk_telnet *a, *b, *c;
+    assert_int_equal(silk_telnet_start(base, NULL, &o, &a), 0);
+    int port = silk_telnet_port(a);
+    /* a random password: 16 lower-case hex characters */
+    assert_int_equal(strlen(silk_telnet_password(a)), 16);
+    assert_int_equal(strspn(silk_telnet_password(a), "0123456789abcdef"), 16);
+    /* a busy port: the next of the range */
+    o.port_lo = port;
+    o.port_hi = port + 5;
+    assert_int_equal(silk_telnet_start(base, NULL, &o, &b), 0);
+    assert_true(silk_telnet_port(b) > port && silk_telnet_port(b) <= port + 5);
+    /* one busy port and no range: a clear error */
+    o.port_hi = port;
+    assert_int_equal(silk_telnet_start(base, NULL, &o, &c), SILK_EIO);
+    assert_non_null(strstr(silk_last_error(), "cannot listen on 127.0.0.1"));
+    o.port_lo = 10;
+    o.port_hi = 5;
+    assert_int_equal(silk_telnet_start(base, NULL, &o, &c), SILK_EINVAL);
+    silk_telnet_free(a);
+    silk_telnet_free(b);
+    event_base_free(base);
+    SILK_ASSERT_CLEAN();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interp_values),
         cmocka_unit_test(test_interp_trackref),
         cmocka_unit_test(test_interp_alloc_failures),
+        cmocka_unit_test(test_console_ports),
+        cmocka_unit_test(test_console_security),
         cmocka_unit_test(test_console_guide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
