@@ -990,8 +990,9 @@ static int parse_simple_selector(css_ctx *c, stream *st, bool inside_negation, n
                 n->sub = arg;
                 res = n;
             } else if (lower_eq(c, ident, "has")) {
-                const tok *comb;
+                const tok *comb = NULL;
                 css_sel sub;
+                memset(&sub, 0, sizeof sub); /* set on success; -O2 cannot see it */
                 if (parse_relative_selector(c, st, &comb, &sub))
                     return c->err;
                 node *n = new_node(c, N_RELATION, res);

@@ -766,7 +766,7 @@ static int re_one(silk_selector *s, const char *regex, svec *sv, size_t max)
     const char *text = silk_selector_get(s);
     if (!text)
         return SILK_ENOMEM;
-    rx *r, *tmp;
+    rx *r = NULL, *tmp = NULL;
     int rc = get_rx(silk__selector_regex_cache(s), regex, false, &r, &tmp);
     if (rc)
         return rc;
@@ -1247,4 +1247,28 @@ void silk__xpath_register_regexp(xmlXPathContextPtr xctx)
     xmlXPathRegisterFuncNS(xctx, (const xmlChar *)"test", ns, re_test_fn);
     xmlXPathRegisterFuncNS(xctx, (const xmlChar *)"match", ns, re_match_fn);
     xmlXPathRegisterFuncNS(xctx, (const xmlChar *)"replace", ns, re_replace_fn);
+}
+
+/* lxml's _ProcessingInstruction.attrib: pseudo-attributes of the PI text,
+ * {name: value} from \s+(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)") over " " + text. */
+int silk__pi_attrib(const char *text, silk_value *dict)
+{
+    static const char PAT[] = "\\s+(\\w+)\\s*=\\s*(?:'([^']*)'|\"([^\"]*)\")";
+    rx *r = NULL;
+    int rc = compile_rx(PAT, false, &r);
+    if (rc)
+        return rc;
+    silk_buf t = SILK_BUF_INIT;
+    silk_buf_putc(&t, ' ');
+    silk_buf_puts(&t, text ? text : "");
+    svec sv = { 0 };
+    rc = t.err ? silk_error(SILK_ENOMEM, "out of memory") : extract(r, t.data, &sv, 0);
+    for (size_t i = 0; !rc && i + 2 < sv.len; i += 3) {
+        const char *v = *sv.v[i + 1] ? sv.v[i + 1] : sv.v[i + 2];
+        rc = silk_dict_set(dict, sv.v[i], silk_value_new_string(v));
+    }
+    svec_free(&sv);
+    silk_buf_free(&t);
+    silk__regex_cache_free(r);
+    return rc;
 }

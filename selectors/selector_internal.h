@@ -62,6 +62,10 @@ struct _xmlXPathContext;
 struct _xmlNode;
 void silk__keep_orphan(struct _xmlXPathContext *xctx, struct _xmlNode *n);
 
+/* Adds the pseudo-attributes of a processing instruction's text to dict
+ * (lxml's _ProcessingInstruction.attrib). 0 or a SILK_E* code. */
+int silk__pi_attrib(const char *text, silk_value *dict);
+
 /* Records an error on a convenience call's arena (first one wins). */
 void silk__arena_note_error(silk_arena *a, int rc);
 
