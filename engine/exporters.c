@@ -880,8 +880,8 @@ static int exporter_alloc(const silk_exporter_options *o, silk_exporter **out)
         o = &defaults;
     if (o->format != SILK_FEED_JSON && o->format != SILK_FEED_JSONLINES && o->format != SILK_FEED_CSV)
         return silk_error(SILK_EINVAL, "unknown feed format %d", (int)o->format);
-    enc_kind enc;
-    const char *enc_name;
+    enc_kind enc = 0;
+    const char *enc_name = NULL;
     if ((rc = parse_encoding(o->encoding, &enc, &enc_name)))
         return rc;
     if (o->fields && (rc = check_fields(o->fields)))

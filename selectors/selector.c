@@ -17,6 +17,7 @@
 
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
+#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -437,9 +438,106 @@ static int prepare_text(const char *text, size_t len, const char **p, size_t *n,
     return 0;
 }
 
+/* Deepest element nesting seen while parsing (ctxt->_private). */
+static void count_depth(void *ud)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    int *max = ctxt->_private;
+    if (max && ctxt->nodeNr > *max)
+        *max = ctxt->nodeNr;
+}
+
+static void start_element_html(void *ud, const xmlChar *name, const xmlChar **atts)
+{
+    xmlSAX2StartElement(ud, name, atts);
+    count_depth(ud);
+}
+
+static void start_element_xml(void *ud, const xmlChar *localname, const xmlChar *prefix,
+                              const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                              int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+    xmlSAX2StartElementNs(ud, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
+                          nb_defaulted, attributes);
+    count_depth(ud);
+}
+
+/* Makes x's descendants its children, in document order. */
+static int flatten_subtree(xmlNodePtr x)
+{
+    size_t n = 0, cap = 64;
+    xmlNodePtr *v = silk_malloc(cap * sizeof *v);
+    if (!v)
+        return SILK_ENOMEM;
+    xmlNodePtr c = x->children;
+    while (c) {
+        if (n == cap) {
+            xmlNodePtr *nv = silk_realloc(v, cap * 2 * sizeof *v);
+            if (!nv) {
+                silk_free(v);
+                return SILK_ENOMEM;
+            }
+            v = nv;
+            cap *= 2;
+        }
+        v[n++] = c;
+        if (c->children && c->type == XML_ELEMENT_NODE) {
+            c = c->children;
+            continue;
+        }
+        while (c != x && !c->next)
+            c = c->parent;
+        c = c == x ? NULL : c->next;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->type == XML_ELEMENT_NODE)
+            v[i]->children = v[i]->last = NULL;
+        v[i]->parent = x;
+        v[i]->prev = i ? v[i - 1] : NULL;
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+    }
+    x->children = n ? v[0] : NULL;
+    x->last = n ? v[n - 1] : NULL;
+    silk_free(v);
+    return 0;
+}
+
+/* Keeps element nesting at most SILK_SELECTOR_MAX_DEPTH + 1 deep: XPath
+ * over deeper trees costs O(depth^3) and more (libxml2's node-set merges),
+ * so a page of unclosed tags could stall the crawl on one query. What lies
+ * deeper is made flat, in document order (docs/compat.md). */
+static int limit_depth(xmlNodePtr root)
+{
+    xmlNodePtr n = root;
+    int depth = 1;
+    while (n) {
+        bool down = n->children && n->type == XML_ELEMENT_NODE;
+        if (down && depth == SILK_SELECTOR_MAX_DEPTH) {
+            int rc = flatten_subtree(n);
+            if (rc)
+                return rc;
+            down = false;
+        }
+        if (down) {
+            n = n->children;
+            depth++;
+            continue;
+        }
+        while (n != root && !n->next) {
+            n = n->parent;
+            depth--;
+        }
+        if (n == root)
+            break;
+        n = n->next;
+    }
+    return 0;
+}
+
 static xmlDocPtr parse_bytes(const char *p, size_t n, silk_doc_type type)
 {
     xmlDocPtr doc = NULL;
+    int max_depth = 0;
     if (type == SILK_DOC_HTML) {
         /* lxml.html.HTMLParser(recover=True, huge_tree=True), encoding utf8 */
         int opts = HTML_PARSE_RECOVER | HTML_PARSE_NONET | HTML_PARSE_COMPACT |
@@ -448,6 +546,8 @@ static xmlDocPtr parse_bytes(const char *p, size_t n, silk_doc_type type)
         if (!ctxt)
             return NULL;
         ctxt->sax->serror = silent_error;
+        ctxt->sax->startElement = start_element_html;
+        ctxt->_private = &max_depth;
         doc = htmlCtxtReadMemory(ctxt, p, (int)n, NULL, "utf8", opts);
         htmlFreeParserCtxt(ctxt);
     } else {
@@ -459,8 +559,15 @@ static xmlDocPtr parse_bytes(const char *p, size_t n, silk_doc_type type)
         if (!ctxt)
             return NULL;
         ctxt->sax->serror = silent_error;
+        ctxt->sax->startElementNs = start_element_xml;
+        ctxt->_private = &max_depth;
         doc = xmlCtxtReadMemory(ctxt, p, (int)n, NULL, "utf8", opts);
         xmlFreeParserCtxt(ctxt);
+    }
+    if (doc && max_depth > SILK_SELECTOR_MAX_DEPTH && xmlDocGetRootElement(doc) &&
+        limit_depth(xmlDocGetRootElement(doc)) != 0) {
+        xmlFreeDoc(doc);
+        doc = NULL;
     }
     return doc;
 }
@@ -487,8 +594,8 @@ static int doc_parse(const char *text, size_t len, silk_doc_type type, sel_doc *
 {
     static bool xml_ready;
     char *copy = NULL;
-    const char *p;
-    size_t n;
+    const char *p = NULL;
+    size_t n = 0;
     sel_doc *d = NULL;
     int rc;
 
