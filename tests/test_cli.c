@@ -406,6 +406,7 @@ static void test_usage_errors(void **state)
         { { "runspider", "-s", "NOVALUE", "a.c" }, "invalid -s value 'NOVALUE', use -s NAME=VALUE" },
         { { "runspider", "-o", "a.jsonl", "-O", "b.jsonl", "a.c" }, "only one of -o/--output and -O" },
         { { "runspider", "-L", "LOUD", "a.c" }, "unknown log level 'LOUD'" },
+        { { "runspider", "-o", "out.xyz", "a.c" }, "Unrecognized output format 'xyz'" },
         { { "runspider", "a.c", "-a" }, "option '-a' needs a value" },
         { { "runspider", "--logfile" }, "option '--logfile' needs a value" },
         { { "runspider", "--nolog=1", "a.c" }, "option '--nolog' takes no value" },
@@ -802,6 +803,16 @@ static void test_runspider_logging(void **state)
             ARGS("runspider", "one.c", "-s", "CONCURRENT_REQUESTS=many", "-s", "TELNETCONSOLE_ENABLED=False"));
     assert_true(r.code == 0 || r.code == 1);
     assert_contains(r.err, "CONCURRENT_REQUESTS");
+    result_free(&r);
+
+    /* Items on stdout, the log on stderr. */
+    run_env(&r, NULL, CRAWL_ENV, 120,
+            ARGS("runspider", "one.c", "-o", "-:jsonl", "-L", "INFO", "-s", "TELNETCONSOLE_ENABLED=False"));
+    assert_exit(&r, 0);
+    char want[300];
+    snprintf(want, sizeof want, "{\"url\": \"%s\"}\n", url);
+    assert_string_equal(r.out, want);
+    assert_contains(r.err, "Spider opened");
     result_free(&r);
 
     /* --pidfile */
