@@ -6,8 +6,9 @@
 #include "cli/cli.h"
 #include "silk/silk.h"
 
+extern const cli_command cli_cmd_console; /* cli/console.c */
 static const cli_command *const commands[] = {
-    &cli_cmd_runspider, &cli_cmd_genspider, &cli_cmd_bench, &cli_cmd_testserver, &cli_cmd_version,
+    &cli_cmd_runspider, &cli_cmd_genspider, &cli_cmd_bench, &cli_cmd_testserver, &cli_cmd_console, &cli_cmd_version,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1232,6 +1232,61 @@ static void test_leakcheck(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+/* ================================================= `silk console` (the CLI) */
+
+static char cli_output[65536];
+
+static void *cli_client(void *arg)
+{
+    (void)arg;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "printf 'silk\\nsecret\\n6*7\\nfrom scrapy.utils.trackref import iter_all\\niter_all(\"Request\")\\n' | "
+             "%s/silk console 127.0.0.1:%d 2>&1",
+             SILK_BUILD_DIR, bare_port);
+    FILE *f = popen(cmd, "r");
+    size_t n = f ? fread(cli_output, 1, sizeof cli_output - 1, f) : 0;
+    cli_output[n] = 0;
+    if (f)
+        pclose(f);
+    client_done = 1;
+    return NULL;
+}
+
+static void test_console_cli(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/silk", SILK_BUILD_DIR);
+    if (access(path, X_OK) != 0) {
+        fprintf(stderr, "(skipped: %s is not built)\n", path);
+        skip();
+    }
+    struct event_base *base = event_base_new();
+    silk_telnet_options o = { 0 };
+    o.password = "secret";
+    silk_telnet *t;
+    assert_int_equal(silk_telnet_start(base, NULL, &o, &t), 0);
+    bare_port = silk_telnet_port(t);
+    struct event *ev = event_new(base, -1, EV_PERSIST, tick, NULL);
+    struct timeval tv = { 0, 20000 };
+    event_add(ev, &tv);
+    client_done = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cli_client, NULL), 0);
+    while (!client_done)
+        event_base_loop(base, EVLOOP_ONCE);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 20; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    event_free(ev);
+    silk_telnet_free(t);
+    event_base_free(base);
+    assert_non_null(strstr(cli_output, "Username: Password: \nsilk "));
+    assert_non_null(strstr(cli_output, ">>> 42\n>>> >>> []\n>>> "));
+    SILK_ASSERT_CLEAN();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1240,6 +1295,7 @@ int main(void)
         cmocka_unit_test(test_interp_alloc_failures),
         cmocka_unit_test(test_console_ports),
         cmocka_unit_test(test_console_security),
+        cmocka_unit_test(test_console_cli),
         cmocka_unit_test(test_console_guide),
         cmocka_unit_test(test_leakcheck),
     };
