@@ -99,8 +99,12 @@ typedef struct silk_link_extractor_opts {
     void *process_value_arg;
 } silk_link_extractor_opts;
 
-/* An empty list: .deny_extensions = SILK_NO_EXTENSIONS filters no extension. */
-#define SILK_NO_EXTENSIONS ((const char *const[]){ NULL })
+/* An empty list literal (SILK_LIST needs at least one element). */
+#ifndef SILK_LIST_EMPTY
+#define SILK_LIST_EMPTY ((const char *const[]){ NULL })
+#endif
+/* .deny_extensions = SILK_NO_EXTENSIONS filters no extension. */
+#define SILK_NO_EXTENSIONS SILK_LIST_EMPTY
 
 typedef struct silk_link_extractor silk_link_extractor;
 
