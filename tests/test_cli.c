@@ -511,6 +511,17 @@ static void test_no_spider(void **state)
     assert_contains(r.err, "silk: cannot load junk.so: ");
     result_free(&r);
 
+    /* Declared but defined nowhere: the load fails, naming the symbol. */
+    write_spider("undef.c", "#include <silk/spider.h>\n"
+                            "int silk_no_such_function(void);\n"
+                            "static int parse(silk_ctx *ctx, silk_response *r) { return silk_no_such_function(); }\n"
+                            "SILK_SPIDER(u) = { .name = \"u\", .parse = parse };\n");
+    run_env(&r, NULL, CRAWL_ENV, 120, ARGS("runspider", "undef.c"));
+    assert_exit(&r, 1);
+    assert_contains(r.err, "silk: cannot load undef.c: ");
+    assert_contains(r.err, "undefined symbol: silk_no_such_function");
+    result_free(&r);
+
     /* No compiler. */
     write_spider("nocc.c", one_item_spider);
     run_env(&r, NULL, ENV("CC=/nonexistent/cc"), 120, ARGS("runspider", "nocc.c"));
