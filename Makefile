@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev
                libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev \
                zlib1g-dev
 
-.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl
+.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-downloader
 
 all: build
 
@@ -63,6 +63,12 @@ bench-deps:
 # silk's followall vs Scrapy on an nginx-served 20,000-page site
 bench-crawl: build bench-deps
 	/usr/bin/python3 bench/crawl_bench.py
+
+# the downloader alone: silk's downloader (bare and with the base
+# middlewares) vs a bare libcurl multi loop vs wrk, against a private nginx
+# serving 10 KB pages; medians of 3 (docs/performance.md)
+bench-downloader: deps
+	bench/run_downloader.sh
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -6,6 +6,7 @@
  * Everything here runs on the loop thread. */
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "http/mw_internal.h"
 #include "silk/alloc.h"
 #include "silk/downloader.h"
 #include "silk/error.h"
@@ -139,6 +141,7 @@ struct silk_downloader {
     /* middlewares, sorted by order */
     silk_downloader_mw **mws;
     size_t nmws;
+    struct curl_slist *no_headers; /* "Expect:" + "Accept:" */
     CURL *easy_pool[EASY_POOL_MAX];
     size_t easy_pool_len;
     bool freeing;
@@ -762,10 +765,24 @@ static size_t header_cb(char *data, size_t size, size_t n, void *userp)
         return len;
     memcpy(name, data, nl);
     name[nl] = '\0';
-    char *value = silk_strndup(v, (size_t)(data + l - v));
-    if (value)
-        silk_headers_add(&f->rheaders, name, value); /* a malformed one is dropped */
-    silk_free(value);
+    size_t vl = (size_t)(data + l - v);
+    char small[1024];
+    char *value = vl < sizeof small ? small : silk_malloc(vl + 1);
+    if (!value)
+        return len;
+    memcpy(value, v, vl);
+    value[vl] = '\0';
+    if (f->rheaders.cap == 0) {
+        /* one allocation for a typical response's headers */
+        silk_header *items = silk_malloc(16 * sizeof *items);
+        if (items) {
+            f->rheaders.items = items;
+            f->rheaders.cap = 16;
+        }
+    }
+    silk_headers_add(&f->rheaders, name, value); /* a malformed one is dropped */
+    if (value != small)
+        silk_free(value);
     return len;
 }
 
@@ -935,7 +952,11 @@ static void transfer_done(silk_fetch *f, CURLcode rc)
     curl_easy_getinfo(f->easy, CURLINFO_HTTP_VERSION, &httpver);
     char *ipcopy = ip && *ip ? silk_strdup(ip) : NULL;
     if (d->easy_pool_len < EASY_POOL_MAX) {
-        curl_easy_reset(f->easy);
+        /* kept as it is: transfer_start sets every option it ever sets,
+         * so nothing of this transfer leaks into the next one; only the
+         * pointers into this fetch go */
+        curl_easy_setopt(f->easy, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(f->easy, CURLOPT_PRIVATE, NULL);
         d->easy_pool[d->easy_pool_len++] = f->easy;
     } else {
         curl_easy_cleanup(f->easy);
@@ -1045,21 +1066,6 @@ static void check_multi_info(silk_downloader *d)
     }
 }
 
-static void bind_address(silk_fetch *f, CURL *e)
-{
-    const silk_value *b = silk_dict_get(f->req->meta, "bindaddress");
-    if (!b)
-        return;
-    const silk_value *host = b->kind == SILK_V_LIST ? silk_list_get(b, 0) : b;
-    if (host && host->kind == SILK_V_STRING && host->u.s.len)
-        curl_easy_setopt(e, CURLOPT_INTERFACE, host->u.s.ptr);
-    if (b->kind == SILK_V_LIST) {
-        const silk_value *port = silk_list_get(b, 1);
-        if (port && port->kind == SILK_V_INT && port->u.i > 0 && port->u.i < 65536)
-            curl_easy_setopt(e, CURLOPT_LOCALPORT, (long)port->u.i);
-    }
-}
-
 static int slist_add(struct curl_slist **l, const char *line)
 {
     struct curl_slist *n = curl_slist_append(*l, line);
@@ -1069,11 +1075,57 @@ static int slist_add(struct curl_slist **l, const char *line)
     return 0;
 }
 
+/* Options that are the same for every transfer of this downloader: set
+ * once per easy handle. */
+static CURL *easy_new(silk_downloader *d)
+{
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,ftp,file");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, d->verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, d->verify ? 2L : 0L);
+    if (d->verify && d->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, d->ca_file);
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, d->dnscache ? 600L : 0L);
+    /* Decoding follows COMPRESSION_ENABLED: curl then decodes whatever the
+     * server encoded (HttpCompressionMiddleware sets Scrapy's
+     * Accept-Encoding, which curl sends instead of its own). Off, the body
+     * arrives as sent, Content-Encoding kept, as in Scrapy. */
+    if (d->compression)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    else
+        curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    return e;
+}
+
+static void bind_address(silk_fetch *f, CURL *e)
+{
+    const char *iface = NULL;
+    long port = 0;
+    const silk_value *b = silk_dict_get(f->req->meta, "bindaddress");
+    if (b) {
+        const silk_value *host = b->kind == SILK_V_LIST ? silk_list_get(b, 0) : b;
+        if (host && host->kind == SILK_V_STRING && host->u.s.len)
+            iface = host->u.s.ptr;
+        const silk_value *pv = b->kind == SILK_V_LIST ? silk_list_get(b, 1) : NULL;
+        if (pv && pv->kind == SILK_V_INT && pv->u.i > 0 && pv->u.i < 65536)
+            port = (long)pv->u.i;
+    }
+    curl_easy_setopt(e, CURLOPT_INTERFACE, iface);
+    curl_easy_setopt(e, CURLOPT_LOCALPORT, port);
+}
+
 static int transfer_start(silk_fetch *f)
 {
     silk_downloader *d = f->d;
     silk_request *r = f->req;
-    CURL *e = d->easy_pool_len ? d->easy_pool[--d->easy_pool_len] : curl_easy_init();
+    CURL *e = d->easy_pool_len ? d->easy_pool[--d->easy_pool_len] : easy_new(d);
     if (!e)
         return silk_error(SILK_ENOMEM, "curl_easy_init failed");
     f->easy = e;
@@ -1083,38 +1135,18 @@ static int transfer_start(silk_fetch *f)
     f->timeout = silk_dict_get_double(r->meta, "download_timeout", d->timeout);
     f->maxsize = silk_dict_get_int(r->meta, "download_maxsize", d->maxsize);
     f->warnsize = silk_dict_get_int(r->meta, "download_warnsize", d->warnsize);
+    f->decoding = d->compression;
 
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,ftp,file");
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, d->verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, d->verify ? 2L : 0L);
-    if (d->verify && d->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, d->ca_file);
-    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, d->dnscache ? 600L : 0L);
-    if (f->timeout > 0) {
-        long ms = f->timeout * 1000 < 1 ? 1 : (long)(f->timeout * 1000);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    }
-    /* Decoding follows COMPRESSION_ENABLED: curl then decodes whatever the
-     * server encoded (HttpCompressionMiddleware sets Scrapy's
-     * Accept-Encoding, which curl sends instead of its own). Off, the body
-     * arrives as sent, Content-Encoding kept, as in Scrapy. */
-    f->decoding = d->compression;
-    if (d->compression) {
-        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    } else {
-        curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    }
+    long ms = 0;
+    if (f->timeout > 0)
+        ms = f->timeout * 1000 < 1 ? 1 : (long)(f->timeout * 1000);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
     /* the proxy comes from meta (HttpProxyMiddleware); never from curl's
      * own reading of the environment */
     const char *proxy = silk_dict_get_str(r->meta, "proxy", NULL);
@@ -1146,19 +1178,22 @@ static int transfer_start(silk_fetch *f)
             goto nomem;
         has_accept |= strcasecmp(hd->name, "Accept") == 0;
     }
-    if (slist_add(&h, "Expect:") || (!has_accept && slist_add(&h, "Accept:")))
-        goto nomem;
-    f->hdrs = h;
-    f->proxy_hdrs = ph;
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    if (ph) {
-        curl_easy_setopt(e, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
-        curl_easy_setopt(e, CURLOPT_PROXYHEADER, ph);
+    if (h || has_accept) {
+        if (slist_add(&h, "Expect:") || (!has_accept && slist_add(&h, "Accept:")))
+            goto nomem;
+        f->hdrs = h;
     }
+    f->proxy_hdrs = ph;
+    /* no header of its own: the downloader's shared list (no Expect, no
+     * Accept: curl adds neither then) */
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h ? h : d->no_headers);
+    curl_easy_setopt(e, CURLOPT_PROXYHEADER, ph);
 
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     if (strcmp(r->method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -1179,6 +1214,7 @@ static int transfer_start(silk_fetch *f)
 nomem:
     curl_slist_free_all(h);
     curl_slist_free_all(ph);
+    f->hdrs = f->proxy_hdrs = NULL;
     curl_easy_cleanup(e);
     f->easy = NULL;
     return silk_error(SILK_ENOMEM, "out of memory preparing the transfer");
@@ -1261,12 +1297,22 @@ static char *slot_key(const silk_request *r)
     return host;
 }
 
+/* The slot of a request, found without allocating in the common case. */
+static slot *slot_of(silk_downloader *d, const silk_request *r)
+{
+    char fast[256];
+    if (!silk_dict_get(r->meta, "download_slot") && silk__url_host_fast(r->url, fast, sizeof fast))
+        return slot_get(d, fast);
+    char *key = slot_key(r);
+    slot *s = key ? slot_get(d, key) : NULL;
+    silk_free(key);
+    return s;
+}
+
 static void slot_enqueue(silk_fetch *f)
 {
     silk_downloader *d = f->d;
-    char *key = slot_key(f->req);
-    slot *s = key ? slot_get(d, key) : NULL;
-    silk_free(key);
+    slot *s = slot_of(d, f->req);
     if (!s) {
         set_failure(f, SILK_ENOMEM, "MemoryError", "out of memory queueing the request");
         f->ph = PH_EXCEPTION;
@@ -1349,6 +1395,29 @@ static int read_settings(silk_downloader *d, silk_settings *st)
     return 0;
 }
 
+/* glibc gives freed heap back to the kernel as soon as the top of the
+ * heap holds 128 KiB, and a crawl frees and reallocates response bodies all
+ * the time: most of the allocator's cost became brk() calls and page
+ * faults. Keeping MALLOC_TRIM_THRESHOLD_MB (default 32) of free heap halves
+ * the CPU a response costs. Once per process, and never over the user's own
+ * MALLOC_TRIM_THRESHOLD_ / GLIBC_TUNABLES. */
+static void tune_malloc(const silk_settings *st)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    int64_t mb = st ? silk_settings_int(st, "MALLOC_TRIM_THRESHOLD_MB", 32) : 32;
+    if (mb <= 0 || getenv("MALLOC_TRIM_THRESHOLD_") || getenv("GLIBC_TUNABLES"))
+        return;
+#ifdef M_TRIM_THRESHOLD
+    if (mb > 1024)
+        mb = 1024;
+    mallopt(M_TRIM_THRESHOLD, (int)(mb << 20));
+    mallopt(M_TOP_PAD, 1 << 20);
+#endif
+}
+
 int silk_downloader_new(struct event_base *base, silk_settings *settings, silk_stats *stats,
                         silk_downloader **out)
 {
@@ -1383,7 +1452,10 @@ int silk_downloader_new(struct event_base *base, silk_settings *settings, silk_s
     int rc = settings ? read_settings(d, settings) : 0;
     if (rc)
         goto err;
+    tune_malloc(settings);
     rc = SILK_ENOMEM;
+    if (slist_add(&d->no_headers, "Expect:") || slist_add(&d->no_headers, "Accept:"))
+        goto err;
     if (!(d->multi = curl_multi_init()) || !(d->curl_timer = evtimer_new(base, on_curl_timer, d)) ||
         !(d->slot_timer = evtimer_new(base, on_slot_timer, d)) ||
         !(d->defer_ev = event_new(base, -1, 0, on_defer, d)) ||
@@ -1433,6 +1505,7 @@ void silk_downloader_free(silk_downloader *d)
         curl_easy_cleanup(d->easy_pool[i]);
     if (d->multi)
         curl_multi_cleanup(d->multi);
+    curl_slist_free_all(d->no_headers);
     while (!silk_list_empty(&d->sockets))
         sockinfo_free(silk_container_of(d->sockets.next, sockinfo, link));
     for (size_t i = 0; i < d->nbuckets; i++) {

@@ -51,6 +51,7 @@ typedef struct jar {
 
 typedef struct cookies_state {
     jar *jars;
+    jar *default_jar; /* meta cookiejar absent or null */
     bool debug;
     uint64_t seq;
 } cookies_state;
@@ -89,6 +90,8 @@ static jar *jar_for(cookies_state *st, const silk_request *req)
 {
     const silk_value *k = silk_dict_get(req->meta, "cookiejar");
     char *key = NULL;
+    if ((!k || k->kind == SILK_V_NULL) && st->default_jar)
+        return st->default_jar;
     if (!k || k->kind == SILK_V_NULL)
         key = silk_strdup("null");
     else if (silk_json_dumps(k, SILK_JSON_SORT_KEYS, &key))
@@ -109,6 +112,8 @@ static jar *jar_for(cookies_state *st, const silk_request *req)
     j->key = key;
     j->next = st->jars;
     st->jars = j;
+    if (strcmp(key, "null") == 0)
+        st->default_jar = j;
     return j;
 }
 
@@ -140,17 +145,7 @@ static bool path_match(const char *req_path, const char *cpath)
     return req_path[n] == '\0' || cpath[n - 1] == '/' || req_path[n] == '/';
 }
 
-/* The request path (no query) and its RFC 6265 default-path. */
-static char *url_path(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 + strcspn(p + 3, "/?#") : url;
-    size_t n = strcspn(p, "?#");
-    if (n == 0 || *p != '/')
-        return silk_strdup("/");
-    return silk_strndup(p, n);
-}
-
+/* RFC 6265 default-path of a request path. */
 static char *default_path(const char *path)
 {
     const char *last = strrchr(path, '/');
@@ -454,16 +449,47 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* host, path and scheme of the request; false when it has no host. */
-static bool origin(const silk_request *req, char **host, char **path, bool *https)
+/* host, path and scheme of the request, into the caller's buffers when
+ * they fit (*host / *path then point at them); false when it has no host
+ * or memory ran out. Free with origin_free. */
+typedef struct origin_t {
+    char *host, *path;
+    bool https;
+    char hbuf[256], pbuf[512];
+} origin_t;
+
+static void origin_free(origin_t *o)
 {
-    *host = NULL;
-    *path = NULL;
-    if (silk_url_host(req->url, host) || !*host)
+    if (o->host != o->hbuf)
+        silk_free(o->host);
+    if (o->path != o->pbuf)
+        silk_free(o->path);
+    o->host = o->path = NULL;
+}
+
+static bool origin(const silk_request *req, origin_t *o)
+{
+    o->host = o->path = NULL;
+    if (silk__url_host_fast(req->url, o->hbuf, sizeof o->hbuf))
+        o->host = o->hbuf;
+    else if (silk_url_host(req->url, &o->host) || !o->host)
         return false;
-    *path = url_path(req->url);
-    *https = strncasecmp(req->url, "https:", 6) == 0;
-    return *path != NULL;
+    const char *p = strstr(req->url, "://");
+    p = p ? p + 3 + strcspn(p + 3, "/?#") : req->url;
+    size_t n = strcspn(p, "?#");
+    if (n == 0 || *p != '/') {
+        o->path = o->pbuf;
+        strcpy(o->pbuf, "/");
+    } else if (n < sizeof o->pbuf) {
+        memcpy(o->pbuf, p, n);
+        o->pbuf[n] = '\0';
+        o->path = o->pbuf;
+    } else if (!(o->path = silk_strndup(p, n))) {
+        origin_free(o);
+        return false;
+    }
+    o->https = strncasecmp(req->url, "https:", 6) == 0;
+    return true;
 }
 
 static silk_mw_result cookies_request(silk_downloader_mw *mw, silk_fetch *fetch, silk_request *req,
@@ -474,16 +500,17 @@ static silk_mw_result cookies_request(silk_downloader_mw *mw, silk_fetch *fetch,
     cookies_state *st = mw->state;
     if (silk__meta_true(req->meta, "dont_merge_cookies"))
         return SILK_MW_CONTINUE;
-    char *host = NULL, *path = NULL;
-    bool https = false;
     jar *j = jar_for(st, req);
-    if (!j || !origin(req, &host, &path, &https))
-        goto out;
-    double now = wall_now();
-    merge_request_cookies(st, j, req, host, path, now);
     silk_headers_del(&req->headers, "Cookie");
+    if (!j || (!j->len && !req->cookies))
+        return SILK_MW_CONTINUE; /* nothing to send */
+    origin_t o;
+    if (!origin(req, &o))
+        return SILK_MW_CONTINUE;
+    double now = wall_now();
+    merge_request_cookies(st, j, req, o.host, o.path, now);
     int rc;
-    char *h = jar_header(j, host, path, https, now, &rc);
+    char *h = jar_header(j, o.host, o.path, o.https, now, &rc);
     if (h) {
         silk_headers_add(&req->headers, "Cookie", h);
         if (st->debug) {
@@ -493,9 +520,7 @@ static silk_mw_result cookies_request(silk_downloader_mw *mw, silk_fetch *fetch,
         }
     }
     silk_free(h);
-out:
-    silk_free(host);
-    silk_free(path);
+    origin_free(&o);
     return SILK_MW_CONTINUE;
 }
 
@@ -510,15 +535,14 @@ static silk_mw_result cookies_response(silk_downloader_mw *mw, silk_fetch *fetch
     size_t n = silk_headers_count(&resp->headers, "Set-Cookie");
     if (!n)
         return SILK_MW_CONTINUE;
-    char *host = NULL, *path = NULL;
-    bool https = false;
     jar *j = jar_for(st, req);
-    if (j && origin(req, &host, &path, &https)) {
+    origin_t o;
+    if (j && origin(req, &o)) {
         double now = wall_now();
         silk_buf dbg = SILK_BUF_INIT;
         for (size_t i = 0; i < n; i++) {
             const char *line = silk_headers_get_nth(&resp->headers, "Set-Cookie", i);
-            jar_set(st, j, line, host, path, now);
+            jar_set(st, j, line, o.host, o.path, now);
             if (st->debug)
                 silk_buf_printf(&dbg, "%sSet-Cookie: %s\n", i ? "\n" : "", line);
         }
@@ -528,9 +552,8 @@ static silk_mw_result cookies_response(silk_downloader_mw *mw, silk_fetch *fetch
             silk_log(SILK_LOG_DEBUG, LOGGER, "Received cookies from: %s\n%s", repr, dbg.data);
         }
         silk_buf_free(&dbg);
+        origin_free(&o);
     }
-    silk_free(host);
-    silk_free(path);
     return SILK_MW_CONTINUE;
 }
 

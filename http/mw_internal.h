@@ -54,9 +54,17 @@ char *silk__basic_auth(const char *user, const char *pass);
  * or a subdomain of it (case-insensitive). */
 bool silk__url_in_domain(const char *url, const char *domain);
 
+/* urlsplit(url).hostname into out (n bytes) without allocating, for the
+ * plain ASCII URLs a Request holds: false when the URL needs the full
+ * parser (no "://", non-ASCII, '%', too long), then use silk_url_host. */
+bool silk__url_host_fast(const char *url, char *out, size_t n);
+
 /* urlparse(url).netloc, lower-cased host kept as written otherwise, into a
  * new string (caller frees); "" when none; NULL on ENOMEM. */
 char *silk__url_netloc(const char *url);
+/* Same into buf when it fits (returns buf), else a new string (caller
+ * frees when the result is not buf); NULL on ENOMEM. */
+char *silk__url_netloc_buf(const char *url, char *buf, size_t n);
 
 /* ---- redirects (RedirectMiddleware, MetaRefreshMiddleware) ---- */
 

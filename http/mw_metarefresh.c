@@ -234,17 +234,43 @@ static int replace_entities(const mr_state *st, const char *text, size_t len, si
     return out->err;
 }
 
-/* A quick look for "refresh" in ASCII-compatible bytes; bodies with NULs
- * (UTF-16/32) always take the full path. */
+/* A quick look for "refresh" (the word both of w3lib's expressions need)
+ * in the bytes that can hold the first 4096 characters, so that the
+ * decoding and the expressions run only for pages that may redirect.
+ * Bodies with NULs (UTF-16/32) always take the full path. c | 0x20 folds
+ * exactly the ASCII capitals onto the small letters (and nothing else onto
+ * them), which strstr can then look through. */
 static bool may_refresh(const char *body, size_t len)
 {
+    char low[4 * TEXT_CHARS + 8];
     size_t n = len < 4 * TEXT_CHARS ? len : 4 * TEXT_CHARS;
-    if (memchr(body, '\0', n))
+    /* UTF-16 and UTF-32 show NULs at once */
+    if (memchr(body, '\0', n < 512 ? n : 512))
         return true;
-    for (size_t i = 0; i + 7 <= n; i++)
-        if ((body[i] == 'r' || body[i] == 'R') && strncasecmp(body + i, "refresh", 7) == 0)
-            return true;
-    return false;
+    /* eight bytes at a time; an all-ASCII prefix ends at 4096 bytes (that
+     * many characters), other texts may need up to four bytes each */
+    uint64_t high = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, body + i, 8);
+        high |= w;
+        w |= 0x2020202020202020ull;
+        memcpy(low + i, &w, 8);
+        if (i + 8 >= TEXT_CHARS && !(high & 0x8080808080808080ull)) {
+            i += 8;
+            break;
+        }
+    }
+    if (i > n) /* cannot happen: i only grows in whole words below n */
+        i = n;
+    for (; i < n && (i < TEXT_CHARS || (high & 0x8080808080808080ull)); i++) {
+        low[i] = (char)(body[i] | 0x20);
+        high |= (unsigned char)body[i];
+    }
+    /* | 0x20 also turned any NUL into a space: low is one C string */
+    low[i] = '\0';
+    return strstr(low, "refresh") != NULL;
 }
 
 /* w3lib.html.get_meta_refresh on response.text[0:4096]: 0 and *url (caller

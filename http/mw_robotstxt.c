@@ -54,6 +54,10 @@ typedef struct entry {
     int attempts;
     struct event *retry_ev;
     char *reason;       /* why it is held / unreachable */
+    /* the group of the last user agent asked about, and its Crawl-delay */
+    char *ua;
+    int agent;
+    double delay;
 } entry;
 
 struct robots_state {
@@ -114,6 +118,7 @@ static void entry_free(entry *e)
     silk_free(e->netloc);
     silk_free(e->url);
     silk_free(e->reason);
+    silk_free(e->ua);
     silk_free(e);
 }
 
@@ -145,21 +150,33 @@ static silk_mw_result decide(robots_state *st, entry *e, silk_request *req, silk
     if (!e->rp)
         return SILK_MW_CONTINUE;
     const char *ua = user_agent(st, req);
-    if (!silk_robots_allowed(e->rp, req->url, ua)) {
+    if (!e->ua || strcmp(e->ua, ua) != 0) {
+        /* the group and the delay of an agent are looked up once */
+        silk_free(e->ua);
+        e->ua = silk_strdup(ua);
+        e->agent = silk_robots_agent(e->rp, ua);
+        if (silk_robots_crawl_delay(e->rp, ua, &e->delay) || !(e->delay > 0) || !isfinite(e->delay))
+            e->delay = 0;
+        if (e->delay > st->max_crawl_delay)
+            e->delay = st->max_crawl_delay;
+        if (!e->ua || e->agent == SILK_ENOMEM) {
+            silk_free(e->ua);
+            e->ua = NULL;
+            e->agent = silk_robots_agent(e->rp, ua);
+        }
+    }
+    if (!silk_robots_agent_allowed(e->rp, e->agent, req->url)) {
         silk__request_repr(req, repr, sizeof repr);
         silk_log(SILK_LOG_DEBUG, LOGGER, "Forbidden by robots.txt: %s", repr);
         silk__stat_inc(env, "robotstxt/forbidden", 1);
         out->failure = ignore(req, "Forbidden by robots.txt");
         return SILK_MW_DROP;
     }
-    double delay;
-    if (env->downloader && silk_robots_crawl_delay(e->rp, ua, &delay) == 0 && delay > 0 && isfinite(delay)) {
-        if (delay > st->max_crawl_delay)
-            delay = st->max_crawl_delay;
+    if (e->delay > 0 && env->downloader) {
         char *key = NULL;
-        if (silk_downloader_slot_key(req, &key) == 0 && silk_downloader_slot_delay(env->downloader, key) < delay) {
-            silk_log(SILK_LOG_DEBUG, LOGGER, "Crawl-delay %g s from %s applied to slot %s", delay, e->url, key);
-            silk_downloader_set_slot_delay(env->downloader, key, delay);
+        if (silk_downloader_slot_key(req, &key) == 0 && silk_downloader_slot_delay(env->downloader, key) < e->delay) {
+            silk_log(SILK_LOG_DEBUG, LOGGER, "Crawl-delay %g s from %s applied to slot %s", e->delay, e->url, key);
+            silk_downloader_set_slot_delay(env->downloader, key, e->delay);
         }
         silk_free(key);
     }
@@ -226,6 +243,8 @@ static void ready(entry *e, silk_robots *rp)
 {
     silk_robots_free(e->rp);
     e->rp = rp;
+    silk_free(e->ua);
+    e->ua = NULL;
     e->state = R_READY;
     release(e);
 }
@@ -329,7 +348,8 @@ static silk_mw_result robots_request(silk_downloader_mw *mw, silk_fetch *fetch, 
     if (silk__meta_true(req->meta, "dont_obey_robotstxt") || strncmp(req->url, "data:", 5) == 0 ||
         strncmp(req->url, "file:", 5) == 0)
         return SILK_MW_CONTINUE;
-    char *netloc = silk__url_netloc(req->url);
+    char small[256];
+    char *netloc = silk__url_netloc_buf(req->url, small, sizeof small);
     if (!netloc)
         return SILK_MW_CONTINUE;
     entry *e = find(st, netloc);
@@ -338,7 +358,8 @@ static silk_mw_result robots_request(silk_downloader_mw *mw, silk_fetch *fetch, 
         e = entry_new(st, netloc, req->url);
         fresh = e != NULL;
     }
-    silk_free(netloc);
+    if (netloc != small)
+        silk_free(netloc);
     if (!e)
         return SILK_MW_CONTINUE; /* out of memory: let it through */
     if (fresh)

@@ -24,10 +24,15 @@ static size_t request_bytes(const silk_request *r)
     if (path == 0 || *p != '/')
         path += 1; /* urlunparse puts the "/" of an empty path */
     size_t n = strlen(r->method) + 1 + path + 11;
-    char *host = NULL;
-    silk_url_host(r->url, &host);
-    n += 6 + (host ? strlen(host) : 0) + 2;
-    silk_free(host);
+    char fast[256];
+    if (silk__url_host_fast(r->url, fast, sizeof fast)) {
+        n += 6 + strlen(fast) + 2;
+    } else {
+        char *host = NULL;
+        silk_url_host(r->url, &host);
+        n += 6 + (host ? strlen(host) : 0) + 2;
+        silk_free(host);
+    }
     if (r->headers.len) {
         for (size_t i = 0; i < r->headers.len; i++)
             n += strlen(r->headers.items[i].name) + 2 + strlen(r->headers.items[i].value) + 2;

@@ -197,6 +197,43 @@ bool silk__url_in_domain(const char *url, const char *domain)
     return ok;
 }
 
+bool silk__url_host_fast(const char *url, char *out, size_t n)
+{
+    const char *p = url ? strstr(url, "://") : NULL;
+    if (!p || n == 0)
+        return false;
+    for (const char *c = url; c < p; c++)
+        if (!isalnum((unsigned char)*c) && *c != '+' && *c != '-' && *c != '.')
+            return false;
+    p += 3;
+    size_t len = strcspn(p, "/?#");
+    const char *end = p + len;
+    for (const char *c = p; c < end; c++) {
+        if ((unsigned char)*c >= 0x80 || *c == '%' || *c == '\\')
+            return false;
+        if (*c == '@')
+            p = c + 1;
+    }
+    const char *hs = p, *he;
+    if (*hs == '[') {
+        hs++;
+        he = memchr(hs, ']', (size_t)(end - hs));
+        if (!he)
+            return false;
+    } else {
+        he = memchr(hs, ':', (size_t)(end - hs));
+        if (!he)
+            he = end;
+    }
+    size_t hl = (size_t)(he - hs);
+    if (hl == 0 || hl >= n)
+        return false;
+    for (size_t i = 0; i < hl; i++)
+        out[i] = (char)tolower((unsigned char)hs[i]);
+    out[hl] = '\0';
+    return true;
+}
+
 char *silk__url_netloc(const char *url)
 {
     const char *p = url ? strstr(url, "://") : NULL;
@@ -210,4 +247,21 @@ char *silk__url_netloc(const char *url)
         for (char *c = out; *c; c++)
             *c = (char)tolower((unsigned char)*c);
     return out;
+}
+
+char *silk__url_netloc_buf(const char *url, char *buf, size_t n)
+{
+    const char *p = url ? strstr(url, "://") : NULL;
+    if (!p) {
+        buf[0] = '\0';
+        return buf;
+    }
+    p += 3;
+    size_t len = strcspn(p, "/?#");
+    if (len >= n)
+        return silk__url_netloc(url);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)tolower((unsigned char)p[i]);
+    buf[len] = '\0';
+    return buf;
 }
