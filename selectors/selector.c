@@ -1240,7 +1240,7 @@ static int check_vars(const silk_value *vars)
 static int add_results(silk_selector *s, xmlXPathObjectPtr res, silk_selector_list *l)
 {
     sel_doc *d = s->doc;
-    char num[40];
+    char num[64];
     switch (res->type) {
     case XPATH_NODESET:
     case XPATH_XSLT_TREE: {

@@ -92,6 +92,12 @@ typedef enum silk_doc_type {
     SILK_DOC_XML = 1,  /* etree.XMLParser(recover=True, resolve_entities=False) */
 } silk_doc_type;
 
+/* Elements nested deeper than this under the root are made flat (their
+ * descendants become their children, in document order): XPath cost grows
+ * with depth cubed and worse, and a page of unclosed tags must not stall a
+ * crawl. libxml2 uses the same number when huge_tree is off. */
+#define SILK_SELECTOR_MAX_DEPTH 256
+
 /* Parses text (UTF-8, len bytes; NULs are deleted, leading/trailing
  * whitespace stripped, invalid UTF-8 becomes U+FFFD, an empty text is
  * "<html/>") into a Selector on the document's root element. Returns 0 and
