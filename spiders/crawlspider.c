@@ -19,7 +19,6 @@ typedef struct crule {
     silk_link_extractor *le;
     silk_callback_fn callback;
     silk_errback_fn errback;
-    const char *errback_name;
     silk_value *cb_kwargs; /* dict or NULL */
     bool follow;
 } crule;
@@ -111,7 +110,6 @@ static int compile(silk_spider *sp, const silk_crawlspider_def *def, cstate **ou
         }
         if (r->errback) {
             c->errback = silk_spider_errback(sp, r->errback);
-            c->errback_name = r->errback;
             if (!c->errback) {
                 rc = silk_error(SILK_ENOTFOUND,
                                 "spider '%s', rule %zu: no errback registered as '%s'", sp->name,
@@ -250,7 +248,7 @@ static int build_request(silk_ctx *ctx, const crule *r, size_t index, const silk
         (rc = silk_dict_set_int(meta, "rule", (int64_t)index)) ||
         (rc = silk_dict_set_str(meta, "link_text", l->text)))
         goto err;
-    if (r->errback && (rc = silk_request_set_errback(req, r->errback, r->errback_name)))
+    if ((rc = silk_request_set_errback(req, silk_crawlspider_errback, "_errback")))
         goto err;
     if (r->cb_kwargs) {
         /* {**rule.cb_kwargs, **request.cb_kwargs}: the rule's go in first,
@@ -363,6 +361,34 @@ int silk_crawlspider_parse(silk_ctx *ctx, silk_response *resp)
     if (follow && st->follow_links)
         rc = requests_to_follow(ctx, resp, st);
 out:
+    if (owned)
+        state_free(st);
+    return rc;
+}
+
+int silk_crawlspider_errback(silk_ctx *ctx, silk_failure *failure)
+{
+    silk_spider *sp = ctx ? silk_ctx_spider(ctx) : NULL;
+    const silk_crawlspider_def *def = silk_crawlspider_get(sp);
+    if (!def)
+        return silk_error(SILK_EINVAL, "silk_crawlspider_errback: the spider was not defined with "
+                                       "SILK_CRAWLSPIDER (no rules)");
+    if (!failure || !failure->request)
+        return silk_error(SILK_EINVAL, "silk_crawlspider_errback: no failure");
+    cstate *st;
+    bool owned;
+    int rc = get_state(sp, def, &st, &owned);
+    if (rc)
+        return rc;
+    const silk_value *meta = failure->request->meta;
+    const silk_value *rv = meta ? silk_dict_get(meta, "rule") : NULL;
+    /* CrawlSpider._errback -> _handle_failure(failure, rule.errback) */
+    if (rv && rv->kind == SILK_V_INT && rv->u.i >= 0 && (uint64_t)rv->u.i < st->n &&
+        st->rules[rv->u.i].errback)
+        rc = st->rules[rv->u.i].errback(ctx, failure);
+    else if (rv && (rv->kind != SILK_V_INT || rv->u.i < 0 || (uint64_t)rv->u.i >= st->n))
+        rc = silk_error(SILK_ERANGE, "spider '%s': %s has a meta rule the spider does not have",
+                        sp->name, failure->request->url);
     if (owned)
         state_free(st);
     return rc;

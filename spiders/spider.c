@@ -6,6 +6,7 @@
 #include "silk/alloc.h"
 #include "silk/error.h"
 #include "silk/spider.h"
+#include "spiders/spiders_internal.h"
 
 static void spider_destroy(silk_object *o)
 {
@@ -91,7 +92,7 @@ silk_callback_fn silk_spider_callback(const silk_spider *sp, const char *name)
     for (const silk_callback_def *c = sp->def->callbacks; name && c && c->name; c++)
         if (strcmp(c->name, name) == 0)
             return c->fn;
-    return NULL;
+    return silk__builtin_callback(sp, name);
 }
 
 const char *silk_spider_callback_name(const silk_spider *sp, silk_callback_fn fn)
@@ -103,7 +104,7 @@ const char *silk_spider_callback_name(const silk_spider *sp, silk_callback_fn fn
     for (const silk_callback_def *c = sp->def->callbacks; c && c->name; c++)
         if (c->fn == fn)
             return c->name;
-    return NULL;
+    return silk__builtin_callback_name(sp, fn);
 }
 
 silk_errback_fn silk_spider_errback(const silk_spider *sp, const char *name)
@@ -111,7 +112,7 @@ silk_errback_fn silk_spider_errback(const silk_spider *sp, const char *name)
     for (const silk_errback_def *e = sp->def->errbacks; name && e && e->name; e++)
         if (strcmp(e->name, name) == 0)
             return e->fn;
-    return NULL;
+    return silk__builtin_errback(sp, name);
 }
 
 const char *silk_spider_errback_name(const silk_spider *sp, silk_errback_fn fn)
@@ -119,5 +120,5 @@ const char *silk_spider_errback_name(const silk_spider *sp, silk_errback_fn fn)
     for (const silk_errback_def *e = sp->def->errbacks; fn && e && e->name; e++)
         if (e->fn == fn)
             return e->name;
-    return NULL;
+    return silk__builtin_errback_name(sp, fn);
 }

@@ -17,10 +17,13 @@ void *silk__spider_attachment(const silk_spider *sp, const void *key);
  * the caller keeps p) or SILK_ENOMEM (the caller keeps p). */
 int silk__spider_attach(silk_spider *sp, const void *key, void *p, silk__attach_free_fn free_fn);
 
-/* Callbacks the library registers on a spider by itself (SitemapSpider's
- * "_parse_sitemap"), so that requests naming them persist and resolve like
- * the author's. NULL when sp has none by that name / for that function. */
+/* Callbacks and errbacks the library registers on a spider by itself
+ * (SitemapSpider's "_parse_sitemap", CrawlSpider's "_errback"), so that
+ * requests naming them persist and resolve like the author's. NULL when sp
+ * has none by that name / for that function. */
 silk_callback_fn silk__builtin_callback(const silk_spider *sp, const char *name);
 const char *silk__builtin_callback_name(const silk_spider *sp, silk_callback_fn fn);
+silk_errback_fn silk__builtin_errback(const silk_spider *sp, const char *name);
+const char *silk__builtin_errback_name(const silk_spider *sp, silk_errback_fn fn);
 
 #endif

@@ -324,6 +324,58 @@ static void test_seen_and_follow_setting(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+/* Rule requests that fail, with no errback on their rule: swallowed by
+ * the CrawlSpider's own errback, as Scrapy's _errback does (no "Error
+ * downloading", no ERROR at all). */
+static int to_404(silk_ctx *ctx, silk_request *req, silk_response *resp)
+{
+    (void)ctx;
+    (void)resp;
+    char url[160];
+    snprintf(url, sizeof url, "%s/status/404?%d", silk_testserver_url(server), page_id(req->url));
+    return silk_request_set_url(req, url);
+}
+
+static int to_closed_port(silk_ctx *ctx, silk_request *req, silk_response *resp)
+{
+    (void)ctx;
+    (void)resp;
+    char url[160];
+    snprintf(url, sizeof url, "http://127.0.0.1:1/%d", page_id(req->url));
+    return silk_request_set_url(req, url);
+}
+
+static const silk_rule failing[] = {
+    { .link_extractor = { .restrict_css = SILK_LIST(".products") }, .process_request = to_404 },
+    { .link_extractor = { .restrict_css = SILK_LIST(".pager") }, .process_request = to_closed_port },
+};
+
+static void test_failures_swallowed(void **state)
+{
+    (void)state;
+    start_server();
+    silk_spider_def def = { .name = "failing", .start_urls = SILK_LIST(start_url),
+                            SILK_CRAWLSPIDER(failing) };
+    silk_settings *s = quiet_settings();
+    silk_settings_set(s, "LOG_LEVEL", "INFO", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "LOG_FILE", "/dev/null", SILK_PRIO_CMDLINE);
+    silk_settings_set(s, "RETRY_ENABLED", "False", SILK_PRIO_CMDLINE);
+    silk_process *p;
+    silk_crawler *c;
+    assert_int_equal(silk_process_new(s, &p), 0);
+    assert_int_equal(silk_process_crawl(p, &def, NULL, NULL, &c), 0);
+    assert_int_equal(silk_process_run(p), 0);
+    silk_stats *st = silk_crawler_stats(c);
+    uint32_t n = silk_testsite_index_links(silk_testserver_options_get(server));
+    assert_int_equal(silk_testserver_hits(server, "/status/404"), n);
+    assert_int_equal(silk_stats_get_int(st, "response_received_count", 0), 1 + (int64_t)n);
+    assert_int_equal(silk_stats_get_int(st, "log_count/ERROR", 0), 0);
+    silk_process_free(p);
+    silk_settings_free(s);
+    stop_server();
+    SILK_ASSERT_CLEAN();
+}
+
 /* Bad rules: a clear spider error per response, never a crash. */
 static const silk_rule unknown_cb[] = { { .callback = "nope" } };
 static const silk_rule parse_cb[] = { { .callback = "parse" } };
@@ -447,6 +499,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules_end_to_end),
         cmocka_unit_test(test_seen_and_follow_setting),
+        cmocka_unit_test(test_failures_swallowed),
         cmocka_unit_test(test_bad_rules),
         cmocka_unit_test(test_example_builds_and_runs),
     };

@@ -24,7 +24,8 @@
  * Semantics are Scrapy 2.8's (_parse_response, _requests_to_follow): the
  * rules run in order on every HtmlResponse whose rule follows; a link one
  * rule took is not taken again by a later rule of the same response; the
- * requests carry meta {"rule": index, "link_text": text}. Differences are in
+ * requests carry meta {"rule": index, "link_text": text}, callback "parse"
+ * and errback "_errback" (silk_crawlspider_errback). Differences are in
  * docs/compat.md. */
 #ifndef SILK_CRAWLSPIDER_H
 #define SILK_CRAWLSPIDER_H
@@ -82,6 +83,12 @@ typedef struct silk_crawlspider_def {
  * or a SILK_E* code (a rule naming an unregistered callback, a bad regex:
  * the message names the rule). */
 int silk_crawlspider_parse(silk_ctx *ctx, silk_response *response);
+
+/* The errback of every rule request (registered as "_errback"): runs the
+ * rule's errback, if it has one. Without one the failure ends there, as in
+ * Scrapy, where CrawlSpider._errback swallows it (no "Error downloading"
+ * log). Returns what the rule's errback returned. */
+int silk_crawlspider_errback(silk_ctx *ctx, silk_failure *failure);
 
 /* The crawl definition of a spider set up with SILK_CRAWLSPIDER*, or NULL.
  * Borrowed. */
