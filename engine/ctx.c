@@ -34,6 +34,8 @@ void silk__ctx_release(silk_ctx *ctx)
     ctx->nout = ctx->capout = 0;
     silk_free(ctx->base_url);
     ctx->base_url = NULL;
+    silk_shared_str_unref(ctx->referer);
+    ctx->referer = NULL;
     silk_arena_release(&ctx->arena);
 }
 

@@ -185,8 +185,9 @@ static bool offsite_allowed(silk_crawler *c, const char *host)
 }
 
 /* Offsite, Referer, UrlLength, Depth, in Scrapy's order; 0 keeps req. */
-static int builtin_output_request(silk_crawler *c, silk_response *resp, silk_request *req)
+static int builtin_output_request(silk_crawler *c, silk_ctx *ctx, silk_request *req)
 {
+    silk_response *resp = ctx->response;
     char *host = NULL;
     if (!req->dont_filter && c->nallowed && silk_url_host(req->url, &host) == 0 && host &&
         !offsite_allowed(c, host)) {
@@ -201,15 +202,14 @@ static int builtin_output_request(silk_crawler *c, silk_response *resp, silk_req
         return SILK_DROP;
     }
     silk_free(host);
-    if (resp && c->referer_enabled && !silk_headers_get(&req->headers, "Referer")) {
+    if (resp && c->referer_enabled && !silk_headers_get(&req->headers, "Referer") && !req->pending_referer) {
         /* no-referrer-when-downgrade: https -> http sends nothing */
         bool downgrade = strncasecmp(resp->url, "https:", 6) == 0 && strncasecmp(req->url, "https:", 6) != 0;
         if (!downgrade) {
-            size_t n = strcspn(resp->url, "#");
-            char *ref = silk_strndup(resp->url, n);
-            if (ref)
-                silk_headers_set(&req->headers, "Referer", ref);
-            silk_free(ref);
+            /* one string for every request this callback yields */
+            if (!ctx->referer)
+                ctx->referer = silk_shared_str_new(resp->url, strcspn(resp->url, "#"));
+            req->pending_referer = silk_shared_str_ref(ctx->referer);
         }
     }
     if (c->urllength_limit > 0 && (int64_t)strlen(req->url) > c->urllength_limit) {
@@ -221,9 +221,8 @@ static int builtin_output_request(silk_crawler *c, silk_response *resp, silk_req
     if (resp) {
         silk_value *rmeta = silk_response_meta(resp);
         int64_t depth = silk_dict_get_int(rmeta, "depth", 0) + 1;
-        silk_value *meta = silk_request_meta(req);
-        if (meta)
-            silk_dict_set_int(meta, "depth", depth);
+        if (depth < INT32_MAX)
+            req->pending_depth_plus1 = (int32_t)depth + 1;
         if (c->depth_priority)
             req->priority -= (int)(depth * c->depth_priority);
         if (c->depth_limit > 0 && depth > c->depth_limit) {
@@ -270,6 +269,9 @@ static int builtin_spider_input(silk_crawler *c, silk_response *resp)
 
 static int schedule(silk_crawler *c, silk_request *req)
 {
+    /* only the memory queue keeps the compact form */
+    if (strcmp(c->sched->ops->name, "memory") != 0 && silk_request_materialize(req))
+        return SILK_ENOMEM;
     silk_signal_args a = { .request = req };
     emit(c, SILK_SIG_REQUEST_SCHEDULED, &a);
     int rc = c->sched->ops->enqueue(c->sched, req);
@@ -343,7 +345,12 @@ static void process_outputs(silk_crawler *c, silk_ctx *ctx)
         silk_object *o = ctx->out[i];
         if (silk_type_is_a(o->type, &silk_type_request)) {
             silk_request *req = (silk_request *)o;
-            int keep = builtin_output_request(c, ctx->response, req);
+            int keep = builtin_output_request(c, ctx, req);
+            /* user middlewares and scheduled-signal handlers see headers and
+             * meta as Scrapy fills them */
+            if (keep == 0 && (c->nspmws || c->nhandlers[SILK_SIG_REQUEST_SCHEDULED]) &&
+                silk_request_materialize(req))
+                keep = SILK_ENOMEM;
             for (size_t k = c->nspmws; keep == 0 && k-- > 0;) {
                 const silk_spider_mw_def *m = c->spmws[k].def;
                 if (m->process_output_request)
@@ -556,6 +563,11 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         if (!req)
             break;
         silk_signal_args a = { .request = req };
+        if (silk_request_materialize(req)) {
+            silk_log(SILK_LOG_ERROR, LOGGER, "out of memory preparing <%s %s>", req->method, req->url);
+            silk_unref(req);
+            continue;
+        }
         emit(c, SILK_SIG_REQUEST_REACHED_DOWNLOADER, &a);
         if (silk_downloader_fetch(c->dl, req, on_fetched, c) == 0)
             c->inprogress++;

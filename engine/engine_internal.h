@@ -14,6 +14,7 @@ struct silk_ctx {
     silk_object **out;       /* yielded requests and items, in order (owned refs) */
     size_t nout, capout;
     char *base_url;          /* effective base for urljoin, computed once */
+    silk_shared_str *referer; /* the Referer its requests share, once chosen */
 };
 
 void silk__ctx_init(silk_ctx *ctx, silk_crawler *c, silk_spider *sp, silk_response *resp,

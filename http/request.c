@@ -36,6 +36,51 @@ static void request_destroy(silk_object *o)
     silk_free(r->errback_name);
     silk_value_free(r->flags);
     silk_free(r->encoding);
+    silk_shared_str_unref(r->pending_referer);
+}
+
+silk_shared_str *silk_shared_str_new(const char *str, size_t n)
+{
+    silk_shared_str *s = silk_malloc_for(&silk_type_request, sizeof *s + n + 1);
+    if (!s)
+        return NULL;
+    s->refs = 1;
+    s->len = n;
+    memcpy(s->s, str, n);
+    s->s[n] = '\0';
+    return s;
+}
+
+silk_shared_str *silk_shared_str_ref(silk_shared_str *s)
+{
+    if (s)
+        s->refs++;
+    return s;
+}
+
+void silk_shared_str_unref(silk_shared_str *s)
+{
+    if (s && --s->refs == 0)
+        silk_free(s);
+}
+
+int silk_request_materialize(silk_request *r)
+{
+    int rc;
+    if (r->pending_referer) {
+        if (!silk_headers_get(&r->headers, "Referer") &&
+            (rc = silk_headers_add(&r->headers, "Referer", r->pending_referer->s)))
+            return rc;
+        silk_shared_str_unref(r->pending_referer);
+        r->pending_referer = NULL;
+    }
+    if (r->pending_depth_plus1) {
+        silk_value *meta = silk_request_meta(r);
+        if (!meta || (rc = silk_dict_set_int(meta, "depth", r->pending_depth_plus1 - 1)))
+            return SILK_ENOMEM;
+        r->pending_depth_plus1 = 0;
+    }
+    return 0;
 }
 
 static int request_describe(const silk_object *o, char *buf, size_t n)
@@ -278,6 +323,8 @@ silk_request *silk_request_copy(const silk_request *r)
     c->errback = r->errback;
     c->priority = r->priority;
     c->dont_filter = r->dont_filter;
+    c->pending_referer = silk_shared_str_ref(r->pending_referer);
+    c->pending_depth_plus1 = r->pending_depth_plus1;
     if (copy_str(&c->url, r->url) || copy_str(&c->method, r->method) ||
         silk_headers_copy(&c->headers, &r->headers) || silk_request_set_body(c, r->body, r->body_len) ||
         copy_value(&c->cookies, r->cookies) || copy_value(&c->meta, r->meta) ||

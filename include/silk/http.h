@@ -83,7 +83,26 @@ struct silk_request {
     silk_value *flags;    /* list of strings; may be NULL */
     char *encoding;       /* "utf-8" unless set */
     silk_list qlink;      /* owned by the scheduler queue that holds it */
+    /* What the engine's Referer and Depth middlewares decided, held
+     * compactly while the request waits in the memory queue (siblings share
+     * one Referer string); silk_request_materialize() writes them into
+     * headers["Referer"] and meta["depth"] before anything else looks. */
+    struct silk_shared_str *pending_referer;
+    int32_t pending_depth_plus1; /* 0: none */
 };
+
+/* A reference-counted string several requests can share. */
+typedef struct silk_shared_str {
+    uint32_t refs;
+    size_t len;
+    char s[];
+} silk_shared_str;
+/* A new shared string (one reference) or NULL on ENOMEM. */
+silk_shared_str *silk_shared_str_new(const char *s, size_t n);
+silk_shared_str *silk_shared_str_ref(silk_shared_str *s);
+void silk_shared_str_unref(silk_shared_str *s);
+/* Writes the pending Referer/depth into headers/meta. 0 or SILK_ENOMEM. */
+int silk_request_materialize(silk_request *r);
 
 /* Creates a GET request for url. Applies Scrapy's constructor clean-up
  * (safe_url_string, escape_ajax) and refuses a URL without a scheme
