@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev
                libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev \
                zlib1g-dev
 
-.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-downloader
+.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader
 
 all: build
 
@@ -63,6 +63,16 @@ bench-deps:
 # silk's followall vs Scrapy on an nginx-served 20,000-page site
 bench-crawl: build bench-deps
 	/usr/bin/python3 bench/crawl_bench.py
+
+# what trackref's bookkeeping costs: the same crawl with it and compiled out
+# (-DSILK_TRACKREF_DISABLED), in callgrind instructions and wall time
+bench-trackref: deps
+	cmake -S . -B build-bench-trackref-on -DCMAKE_BUILD_TYPE=Release -DSILK_BUILD_TESTS=OFF -DSILK_WERROR=OFF >/dev/null
+	cmake -S . -B build-bench-trackref-off -DCMAKE_BUILD_TYPE=Release -DSILK_BUILD_TESTS=OFF -DSILK_WERROR=OFF \
+	  -DCMAKE_C_FLAGS=-DSILK_TRACKREF_DISABLED >/dev/null
+	cmake --build build-bench-trackref-on -j$(JOBS) --target silk_static
+	cmake --build build-bench-trackref-off -j$(JOBS) --target silk_static
+	bench/trackref.sh build-bench-trackref-on build-bench-trackref-off
 
 # the downloader alone: silk's downloader (bare and with the base
 # middlewares) vs a bare libcurl multi loop vs wrk, against a private nginx

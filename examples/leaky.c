@@ -21,14 +21,33 @@
  *     telnet 127.0.0.1 6023          # or: build/silk console 6023
  *
  * -a fixed=1 runs the same crawl without the leak (cb_kwargs get the
- * referring URL as a string), for comparison. */
+ * referring URL as a string), for comparison.
+ *
+ * -a keep=N shows the other kind of leak: every Nth response is kept in the
+ * spider's state, a cache nobody empties, so it outlives the crawl; the
+ * leak check reports it as a WARNING when the spider closes (not with
+ * --jobdir, which would try to save that state). */
+#include <stdlib.h>
 #include <string.h>
 
 #include <silk/silk.h>
 
 static int parse(silk_ctx *ctx, silk_response *response)
 {
-    bool fixed = strcmp(silk_spider_arg(silk_ctx_spider(ctx), "fixed", "0"), "0") != 0;
+    silk_spider *spider = silk_ctx_spider(ctx);
+    bool fixed = strcmp(silk_spider_arg(spider, "fixed", "0"), "0") != 0;
+    long keep = strtol(silk_spider_arg(spider, "keep", "0"), NULL, 10);
+    if (keep > 0) {
+        silk_value *cache = silk_dict_get(spider->state, "cache");
+        if (!cache) {
+            silk_dict_set(spider->state, "cache", silk_value_new_list());
+            cache = silk_dict_get(spider->state, "cache");
+        }
+        int64_t seen = silk_dict_get_int(spider->state, "seen", 0) + 1;
+        silk_dict_set_int(spider->state, "seen", seen);
+        if (cache && seen % keep == 0)
+            silk_list_push(cache, silk_value_new_object(response));
+    }
     silk_selector_list *links = silk_ctx_css(ctx, "a::attr(href)");
     for (size_t i = 0; i < silk_selector_list_len(links); i++) {
         const char *href = silk_selector_get(silk_selector_list_at(links, i));

@@ -73,10 +73,12 @@ static void object_setup(silk_object *o, silk_type *t, uint32_t magic)
     o->type = t;
     o->magic = magic;
     o->refcount = 1;
+#ifndef SILK_TRACKREF_DISABLED /* -DSILK_TRACKREF_DISABLED: bookkeeping compiled out (make bench-trackref) */
     o->created_ns = silk_now_ns();
     silk_list_add_tail(&t->live, &o->live);
     t->live_count++;
     live_total++;
+#endif
 }
 
 void silk_object_init(silk_object *o, silk_type *t)
@@ -141,9 +143,11 @@ void silk_unref(void *p)
         return;
     silk_type *t = o->type;
     bool owned = o->magic == SILK_OBJECT_MAGIC;
+#ifndef SILK_TRACKREF_DISABLED
     silk_list_del(&o->live);
     t->live_count--;
     live_total--;
+#endif
     /* The destructor may read the header (type, age); the object is already
      * out of the registry, so reports never show a half-destroyed object. */
     if (t->destroy)
