@@ -288,16 +288,30 @@ static const silk_rule shadowed[] = {
     { .link_extractor = { .allow = SILK_LIST("/p/") }, .callback = "parse_page" },
 };
 
+/* the names rule requests carry resolve both ways, so they persist */
+static bool names_ok;
+static int check_names(silk_spider *sp)
+{
+    names_ok = silk_spider_callback(sp, "parse") == silk_crawlspider_parse &&
+               silk_spider_errback(sp, "_errback") == silk_crawlspider_errback &&
+               strcmp(silk_spider_errback_name(sp, silk_crawlspider_errback), "_errback") == 0 &&
+               silk_spider_callback(sp, "_parse_sitemap") == NULL &&
+               silk_crawlspider_get(sp)->nrules == 2 && silk_crawlspider_user(sp) == NULL;
+    return 0;
+}
+
 static void test_seen_and_follow_setting(void **state)
 {
     (void)state;
     start_server();
     count_pages = 0;
+    names_ok = false;
     silk_spider_def def = {
         .name = "shadowed",
         .start_urls = SILK_LIST(start_url),
         SILK_CRAWLSPIDER(shadowed),
         .callbacks = (const silk_callback_def[]){ { "parse_page", parse_page }, { NULL, NULL } },
+        .open = check_names,
     };
     silk_settings *s = quiet_settings();
     silk_process *p;
@@ -306,6 +320,7 @@ static void test_seen_and_follow_setting(void **state)
     assert_int_equal(silk_process_crawl(p, &def, NULL, NULL, &c), 0);
     assert_int_equal(silk_process_run(p), 0);
     assert_int_equal(count_pages, 0);
+    assert_true(names_ok);
     assert_int_equal(silk_stats_get_int(silk_crawler_stats(c), "response_received_count", 0),
                      1 + PAGES);
     silk_process_free(p);
