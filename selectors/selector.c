@@ -18,6 +18,8 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
 #include <libxml/SAX2.h>
+#include <libxml/entities.h>
+#include <libxml/hash.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -534,7 +536,79 @@ static int limit_depth(xmlNodePtr root)
     return 0;
 }
 
-static xmlDocPtr parse_bytes(const char *p, size_t n, silk_doc_type type)
+/* Internal entities are kept as references (resolve_entities=False) and
+ * expanded when a string value is read: "billion laughs" would then build
+ * gigabytes inside an XPath call. The expanded size of every reference in
+ * the tree is added up first, and a document past the limit is refused. */
+#define MAX_ENTITY_EXPANSION ((size_t)16 * 1024 * 1024)
+
+static size_t entity_size(xmlDocPtr doc, xmlEntityPtr e, int depth)
+{
+    if (!e || !e->content)
+        return 0;
+    if ((uintptr_t)e->_private > 1)
+        return (size_t)((uintptr_t)e->_private - 2);
+    if (e->_private || depth > 40)
+        return MAX_ENTITY_EXPANSION + 1; /* a loop, or absurd nesting */
+    e->_private = (void *)1;
+    size_t total = 0;
+    for (const xmlChar *p = e->content; *p && total <= MAX_ENTITY_EXPANSION; p++) {
+        if (*p == '&' && p[1] != '#') {
+            const xmlChar *end = (const xmlChar *)strchr((const char *)p, ';');
+            if (end && end - p < 256) {
+                char name[256];
+                memcpy(name, p + 1, (size_t)(end - p - 1));
+                name[end - p - 1] = '\0';
+                total += entity_size(doc, xmlGetDocEntity(doc, (const xmlChar *)name), depth + 1);
+                p = end;
+                continue;
+            }
+        }
+        total++;
+    }
+    if (total > MAX_ENTITY_EXPANSION)
+        total = MAX_ENTITY_EXPANSION + 1;
+    e->_private = (void *)(uintptr_t)(total + 2);
+    return total;
+}
+
+static void entity_sizes_clear(void *payload, void *data, const xmlChar *name)
+{
+    (void)data;
+    (void)name;
+    ((xmlEntityPtr)payload)->_private = NULL;
+}
+
+static bool entities_too_big(xmlDocPtr doc)
+{
+    if (!doc->intSubset || !doc->intSubset->entities)
+        return false;
+    size_t total = 0;
+    xmlNodePtr n = xmlDocGetRootElement(doc), top = n;
+    while (n && total <= MAX_ENTITY_EXPANSION) {
+        if (n->type == XML_ENTITY_REF_NODE) {
+            total += entity_size(doc, xmlGetDocEntity(doc, n->name), 0);
+        } else if (n->type == XML_ELEMENT_NODE) {
+            for (xmlAttrPtr a = n->properties; a; a = a->next)
+                for (xmlNodePtr c = a->children; c; c = c->next)
+                    if (c->type == XML_ENTITY_REF_NODE)
+                        total += entity_size(doc, xmlGetDocEntity(doc, c->name), 0);
+            if (n->children) {
+                n = n->children;
+                continue;
+            }
+        }
+        while (n != top && !n->next)
+            n = n->parent;
+        if (n == top)
+            break;
+        n = n->next;
+    }
+    xmlHashScan((xmlHashTablePtr)doc->intSubset->entities, entity_sizes_clear, NULL);
+    return total > MAX_ENTITY_EXPANSION;
+}
+
+static xmlDocPtr parse_bytes(const char *p, size_t n, silk_doc_type type, int *refused)
 {
     xmlDocPtr doc = NULL;
     int max_depth = 0;
@@ -563,6 +637,12 @@ static xmlDocPtr parse_bytes(const char *p, size_t n, silk_doc_type type)
         ctxt->_private = &max_depth;
         doc = xmlCtxtReadMemory(ctxt, p, (int)n, NULL, "utf8", opts);
         xmlFreeParserCtxt(ctxt);
+    }
+    if (doc && type == SILK_DOC_XML && entities_too_big(doc)) {
+        xmlFreeDoc(doc);
+        *refused = silk_error(SILK_ELIMIT, "XML entities expand past %zu bytes",
+                              MAX_ENTITY_EXPANSION);
+        return NULL;
     }
     if (doc && max_depth > SILK_SELECTOR_MAX_DEPTH && xmlDocGetRootElement(doc) &&
         limit_depth(xmlDocGetRootElement(doc)) != 0) {
@@ -627,10 +707,15 @@ static int doc_parse(const char *text, size_t len, silk_doc_type type, sel_doc *
     d->xpath_cache.free_val = free_comp;
     d->css_cache.free_val = free_block;
     d->re_cache.free_val = silk__regex_cache_free;
-    d->doc = parse_bytes(p, n, type);
+    int refused = 0;
+    d->doc = parse_bytes(p, n, type, &refused);
     if (d->doc && !xmlDocGetRootElement(d->doc)) {
         xmlFreeDoc(d->doc);
-        d->doc = parse_bytes("<html/>", 7, type);
+        d->doc = parse_bytes("<html/>", 7, type, &refused);
+    }
+    if (refused) {
+        rc = refused;
+        goto err;
     }
     if (!d->doc || !xmlDocGetRootElement(d->doc)) {
         rc = silk_error(SILK_ENOMEM, "libxml2 could not build a document");
