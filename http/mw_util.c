@@ -110,24 +110,32 @@ bool silk__list_has_int(const silk_value *v, int64_t i)
     return false;
 }
 
+/* A setting that is unset or null (JSON null, Python's None) takes the
+ * default without a complaint; a malformed one is logged by settings. */
+static bool unset(const silk_mw_env *env, const char *key)
+{
+    const silk_value *v = env && env->settings ? silk_settings_get(env->settings, key) : NULL;
+    return !v || v->kind == SILK_V_NULL;
+}
+
 bool silk__set_bool(const silk_mw_env *env, const char *key, bool def)
 {
-    return env && env->settings ? silk_settings_bool(env->settings, key, def) : def;
+    return unset(env, key) ? def : silk_settings_bool(env->settings, key, def);
 }
 
 int64_t silk__set_int(const silk_mw_env *env, const char *key, int64_t def)
 {
-    return env && env->settings ? silk_settings_int(env->settings, key, def) : def;
+    return unset(env, key) ? def : silk_settings_int(env->settings, key, def);
 }
 
 double silk__set_double(const silk_mw_env *env, const char *key, double def)
 {
-    return env && env->settings ? silk_settings_double(env->settings, key, def) : def;
+    return unset(env, key) ? def : silk_settings_double(env->settings, key, def);
 }
 
 const char *silk__set_str(const silk_mw_env *env, const char *key, const char *def)
 {
-    return env && env->settings ? silk_settings_str(env->settings, key, def) : def;
+    return unset(env, key) ? def : silk_settings_str(env->settings, key, def);
 }
 
 void silk__stat_inc(const silk_mw_env *env, const char *key, int64_t by)

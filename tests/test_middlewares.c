@@ -47,6 +47,7 @@ typedef struct spy {
     int robots_status[4];
     int robots_seen;
     bool robots_timeout; /* fail robots.txt fetches with a TimeoutError */
+    const char *replace_body; /* process_response: the body becomes this */
 } spy;
 
 static silk_mw_result spy_request(silk_downloader_mw *mw, silk_fetch *fetch, silk_request *req, silk_mw_out *out)
@@ -73,6 +74,13 @@ static silk_mw_result spy_response(silk_downloader_mw *mw, silk_fetch *fetch, si
     s->responses++;
     for (size_t i = 0; s->add_set_cookie && s->add_set_cookie[i]; i++)
         assert_int_equal(silk_headers_add(&resp->headers, "Set-Cookie", s->add_set_cookie[i]), 0);
+    if (s->replace_body) {
+        char *b = silk_strdup(s->replace_body);
+        assert_non_null(b);
+        silk_free(resp->body);
+        resp->body = b;
+        resp->body_len = strlen(b);
+    }
     if (strstr(req->url, "/robots.txt") && s->robots_seen < 4) {
         int st = s->robots_status[s->robots_seen++];
         if (st)
@@ -485,6 +493,41 @@ static void test_metarefresh(void **state)
     assert_int_equal(head->hops, 0);
     assert_int_equal(dr->hops, 0);
     dl_teardown(&h);
+
+    /* w3lib's reading of the page: case, comments, entities, the second
+     * expression (content before http-equiv), ignored tags */
+    static const struct {
+        const char *body;
+        const char *want; /* NULL: no refresh */
+        const char *setting;
+    } pages[] = {
+        { "<META HTTP-EQUIV=\"Refresh\" CONTENT=\"0;URL=/p/2.html\">", "/p/2.html", NULL },
+        { "<!-- <meta http-equiv=\"refresh\" content=\"0; url=/p/3.html\"> -->", NULL, NULL },
+        { "<meta content=\"1; url='/p/4.html?a=1&amp;b=2'\" http-equiv=\"refresh\">", "/p/4.html?a=1&b=2", NULL },
+        { "<script><meta http-equiv=\"refresh\" content=\"0;url=/p/5.html\"></script>", "/p/5.html", NULL },
+        { "<script><meta http-equiv=\"refresh\" content=\"0;url=/p/5.html\"></script>", NULL,
+          "METAREFRESH_IGNORE_TAGS=[\"script\"]" },
+        { "<html><body>no refresh here, just text that says ReFrEsH</body></html>", NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        const char *set[] = { pages[i].setting, NULL };
+        dl_setup(&h, set);
+        dl_add(&h, silk_mw_metarefresh());
+        spy s = { .order = 800, .replace_body = pages[i].body };
+        silk_downloader_mw m = spy_mw(&s);
+        add_spy(&h, &m);
+        o = dl_fetch(&h, "/p/1.html");
+        dl_run(&h, 10);
+        if (!pages[i].want) {
+            assert_int_equal(o->kind, SILK_FETCH_RESPONSE);
+        } else {
+            assert_int_equal(o->kind, SILK_FETCH_REQUEST);
+            snprintf(want, sizeof want, "%s%s", silk_testserver_url(h.srv), pages[i].want);
+            assert_string_equal(o->next->url, want);
+            assert_string_equal(o->next->method, "GET");
+        }
+        dl_teardown(&h);
+    }
 
     const char *off[] = { "METAREFRESH_ENABLED=false", NULL };
     dl_setup(&h, off);
