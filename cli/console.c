@@ -6,9 +6,11 @@
  * option is refused, IAC IAC is a 0xFF byte. On a terminal it edits lines
  * itself (left/right, home/end, backspace/delete, Ctrl-A/E/K/U/W, up/down
  * through a history kept in ~/.silk_console_history); otherwise it sends
- * standard input line by line, so that `printf 'silk\nPASSWORD\nprefs()\n' |
- * silk console 6023` works in scripts. Ctrl-D on an empty line leaves, as in
- * Python's console. */
+ * standard input a line at a time, each once the server prompts for it, and
+ * shows it after the prompt (a password as nothing), so that
+ * `printf 'silk\nPASSWORD\nprefs()\n' | silk console 6023` prints the
+ * session as a terminal would. Ctrl-D on an empty line, or the end of the
+ * input, leaves, as in Python's console. */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -68,6 +70,13 @@ typedef struct console {
     /* escape sequences from the keyboard */
     char esc[8];
     size_t nesc;
+    /* pipe mode: lines wait for the server's prompt, then are shown after
+     * it as a terminal would show them (a password as nothing) */
+    silk_buf queue; /* complete lines, each ending with \n */
+    bool at_prompt;
+    bool at_password;
+    bool input_done; /* standard input ended: Ctrl-D once the queue is empty */
+    bool eof_sent;
 } console;
 
 static struct termios saved_tio;
@@ -426,13 +435,45 @@ static void show(console *c, const char *s, size_t n)
         memmove(c->pending.data, c->pending.data + k, c->pending.len - k + 1);
         c->pending.len -= k;
     }
-    if (c->tty)
+    if (c->tty) {
         redraw(c);
-    else if (c->pending.len) {
+    } else if (c->pending.len) {
         /* a prompt: shown as it is, like telnet does */
-        out(c->pending.data, c->pending.len);
+        const char *p = c->pending.data;
+        size_t k = c->pending.len;
+        c->at_password = k >= 10 && !memcmp(p + k - 10, "Password: ", 10);
+        c->at_prompt = c->at_password || (k >= 4 && !memcmp(p + k - 4, ">>> ", 4)) ||
+                       (k >= 10 && !memcmp(p + k - 10, "Username: ", 10));
+        out(p, k);
         silk_buf_reset(&c->pending);
     }
+}
+
+/* Pipe mode: the next queued line goes once the server prompts for it. */
+static void feed_pipe(console *c)
+{
+    if (!c->at_prompt || c->eof_sent)
+        return;
+    char *nl = c->queue.data ? memchr(c->queue.data, '\n', c->queue.len) : NULL;
+    if (!nl) {
+        if (c->input_done) {
+            send_all(c, "\x04", 1);
+            c->eof_sent = true;
+            outs("\n");
+        }
+        return;
+    }
+    size_t len = (size_t)(nl - c->queue.data);
+    size_t send_len = len && c->queue.data[len - 1] == '\r' ? len - 1 : len;
+    /* a password is not shown; the server sends the newline after it */
+    if (!c->at_password) {
+        out(c->queue.data, send_len);
+        outs("\n");
+    }
+    send_line(c, c->queue.data, send_len);
+    memmove(c->queue.data, nl + 1, c->queue.len - len - 1 + 1);
+    c->queue.len -= len + 1;
+    c->at_prompt = false;
 }
 
 static void from_server(console *c, const unsigned char *p, size_t n)
@@ -575,7 +616,6 @@ static int run(int argc, char **argv)
     c.hist_pos = c.nhist;
     bool stdin_open = true;
     int rc = CLI_OK;
-    silk_buf piped = SILK_BUF_INIT; /* a partial line read from a pipe */
     for (;;) {
         struct pollfd pf[2] = { { fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 } };
         int n = poll(pf, stdin_open ? 2 : 1, -1);
@@ -601,6 +641,8 @@ static int run(int argc, char **argv)
                 break;
             }
             from_server(&c, buf, (size_t)r);
+            if (!c.tty)
+                feed_pipe(&c);
         }
         if (stdin_open && pf[1].revents) {
             char buf[4096];
@@ -608,11 +650,16 @@ static int run(int argc, char **argv)
             if (r < 0 && errno == EINTR)
                 continue;
             if (r <= 0) {
-                /* end of input: as Ctrl-D, after what was sent is answered */
-                if (piped.len)
-                    send_line(&c, piped.data, piped.len);
-                send_all(&c, "\x04", 1);
                 stdin_open = false;
+                if (c.tty) {
+                    send_all(&c, "\x04", 1);
+                    continue;
+                }
+                /* end of input: as Ctrl-D, once every line is answered */
+                if (c.queue.len && c.queue.data[c.queue.len - 1] != '\n')
+                    silk_buf_putc(&c.queue, '\n');
+                c.input_done = true;
+                feed_pipe(&c);
                 continue;
             }
             if (c.tty) {
@@ -622,24 +669,15 @@ static int run(int argc, char **argv)
                 if (!go_on)
                     stdin_open = false; /* Ctrl-D sent: wait for the server to close */
             } else {
-                for (ssize_t i = 0; i < r; i++) {
-                    if (buf[i] == '\n') {
-                        size_t len = piped.len;
-                        if (len && piped.data[len - 1] == '\r')
-                            len--;
-                        send_line(&c, piped.data ? piped.data : "", len);
-                        silk_buf_reset(&piped);
-                    } else {
-                        silk_buf_putc(&piped, buf[i]);
-                    }
-                }
+                silk_buf_append(&c.queue, buf, (size_t)r);
+                feed_pipe(&c);
             }
         }
     }
     raw_off();
     history_save(&c);
     close(fd);
-    silk_buf_free(&piped);
+    silk_buf_free(&c.queue);
     silk_buf_free(&c.pending);
     silk_buf_free(&c.line);
     silk_buf_free(&c.saved);

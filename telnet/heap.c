@@ -155,6 +155,14 @@ int silk_heap_format(silk_buf *out)
     silk_buf_puts(out, "\nprocess RSS         : ");
     mb(out, (double)rss);
     silk_buf_putc(out, '\n');
+    /* what malloc hands out beyond silk's own blocks: the libraries'
+     * memory (libxml2's documents, libcurl's and libevent's buffers) */
+    size_t in_use = mi.uordblks + mi.hblkhd;
+    if (in_use) {
+        silk_buf_puts(out, "not silk's blocks   : ");
+        mb(out, in_use > live_bytes ? (double)(in_use - live_bytes) : 0.0);
+        silk_buf_puts(out, " in use by libxml2 (parsed documents), libcurl, libevent...\n");
+    }
     /* the reading a user is after: is the memory in objects or only kept? */
     if (rss) {
         silk_buf_puts(out, "kept free by malloc : ");
