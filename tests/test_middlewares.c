@@ -870,6 +870,30 @@ static void test_robots_5xx_held(void **state)
     SILK_ASSERT_CLEAN();
 }
 
+/* The downloader freed while robots.txt holds requests back (PENDING) and
+ * a retry timer is armed: nothing leaks, no callback runs. */
+static void test_robots_free_while_held(void **state)
+{
+    (void)state;
+    silk_testserver_options opt = { 0 };
+    opt.robots_status = 503;
+    const char *set[] = { "ROBOTSTXT_RETRY_DELAY=30", NULL };
+    dl_h h;
+    dl_setup_opts(&h, &opt, set);
+    dl_add(&h, silk_mw_robotstxt());
+    dl_outcome *a = dl_fetch(&h, "/p/1.html");
+    dl_outcome *b = dl_fetch(&h, "/p/2.html");
+    dl_spin(&h, 0.3);
+    assert_true(dl_log_has("holding back 2 request(s)"));
+    assert_int_equal(silk_downloader_active(h.d), 2);
+    silk_downloader_free(h.d);
+    h.d = NULL;
+    assert_false(a->done);
+    assert_false(b->done);
+    dl_teardown(&h);
+    SILK_ASSERT_CLEAN();
+}
+
 /* ---- HttpAuth ---- */
 
 static void test_httpauth(void **state)
@@ -1085,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_cookies_rules),
         cmocka_unit_test(test_robots_rules),
         cmocka_unit_test(test_robots_5xx_held),
+        cmocka_unit_test(test_robots_free_while_held),
         cmocka_unit_test(test_httpauth),
         cmocka_unit_test(test_httpproxy),
         cmocka_unit_test(test_base_stack),
