@@ -5,6 +5,7 @@
  * for callbacks stay under SCRAPER_SLOT_MAX_ACTIVE_SIZE; each response goes
  * through the spider middlewares to its callback, whose yields go back to
  * the scheduler (requests) or through the pipelines (items). */
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -701,8 +702,12 @@ static int open_crawler(silk_crawler *c)
         return rc;
     if ((rc = silk_downloader_new(c->proc->base, c->settings, c->stats, &c->dl)))
         return rc;
-    int64_t threads = silk_settings_int(c->settings, "SCRAPER_PARSE_THREADS", -1);
-    if (threads < 0) { /* default: the cores beyond the loop's, at most 4 */
+    /* 0 (the default): parse on the loop. Measured on 2 cores, a parser
+     * thread costs more RSS (a second malloc arena holding parsed trees)
+     * than it gains in pages/s; docs/performance.md. -1: the cores beyond
+     * the loop's, at most 4. */
+    int64_t threads = silk_settings_int(c->settings, "SCRAPER_PARSE_THREADS", 0);
+    if (threads < 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > 1 ? (cores - 1 < 4 ? cores - 1 : 4) : 0;
     }
@@ -1010,8 +1015,14 @@ int silk_process_new(const silk_settings *settings, silk_process **out)
     p->settings = settings ? silk_settings_copy(settings) : silk_settings_new();
     /* parser threads wake the loop with event_active */
     static bool threads_ready;
-    if (!threads_ready && evthread_use_pthreads() == 0)
+    if (!threads_ready && evthread_use_pthreads() == 0) {
         threads_ready = true;
+        /* libcurl's resolver threads and parser threads would each get a
+         * malloc arena that keeps freed memory: two arenas hold a crawl's
+         * peak RSS about 20% lower on the benchmark (docs/performance.md) */
+        if (!getenv("MALLOC_ARENA_MAX"))
+            mallopt(M_ARENA_MAX, 2);
+    }
     p->base = event_base_new();
     if (!p->settings || !p->base) {
         silk_process_free(p);

@@ -97,7 +97,7 @@ static const struct {
     { "ROBOTSTXT_RETRY_TIMES", "2" },
     { "ROBOTSTXT_USER_AGENT", "null" },
     { "SCHEDULER_MEMORY_QUEUE", "\"lifo\"" },
-    { "SCRAPER_PARSE_THREADS", "null" }, /* null: the cores beyond the loop's, at most 4 */
+    { "SCRAPER_PARSE_THREADS", "0" }, /* -1: the cores beyond the loop's, at most 4 */
     { "SCRAPER_SLOT_MAX_ACTIVE_SIZE", "5000000" },
     { "STATS_DUMP", "true" },
     { "TELNETCONSOLE_ENABLED", "true" },
