@@ -394,7 +394,7 @@ static const char help_text[] =
     "  est()                           engine status\n"
     "  engine.pause() / engine.unpause() / engine.stop()\n"
     "  spider, stats.get_value(\"item_scraped_count\"), stats.get_stats()\n"
-    "  settings[\"CONCURRENT_REQUESTS\"], settings.getint(\"DOWNLOAD_DELAY\")\n"
+    "  settings[\"CONCURRENT_REQUESTS\"], settings.getfloat(\"DOWNLOAD_DELAY\")\n"
     "  len(), str(), repr(), int(), float(), sorted(), sum(), min(), max(), list(),\n"
     "  isinstance(), type()\n"
     "\n"
@@ -2061,8 +2061,15 @@ static bool check_args(silk_interp *in, const char *fname, const args *a, size_t
     }
     size_t have = a->npos + a->nkw;
     if (have < minpos) {
-        raise(in, "TypeError", "%s() missing %zu required positional argument%s", fname, minpos - have,
-              minpos - have == 1 ? "" : "s");
+        /* Python names them when it can: "... argument: 'class_name'" */
+        size_t nk = 0;
+        while (kws && kws[nk])
+            nk++;
+        if (minpos - have == 1 && have < nk)
+            raise(in, "TypeError", "%s() missing 1 required positional argument: '%s'", fname, kws[have]);
+        else
+            raise(in, "TypeError", "%s() missing %zu required positional argument%s", fname, minpos - have,
+                  minpos - have == 1 ? "" : "s");
         return false;
     }
     return true;

@@ -161,7 +161,7 @@ static void test_interp_trackref(void **state)
     EXPECT(in, "iter_all('NoSuchType'), get_oldest('NoSuchType')", "([], None)\n");
     EXPECT(in, "r.nope", "AttributeError: 'HtmlResponse' object has no attribute 'nope'\n");
     EXPECT(in, "get_oldest(1)", "TypeError: get_oldest() argument must be str, not int\n");
-    EXPECT(in, "get_oldest()", "TypeError: get_oldest() missing 1 required positional argument\n");
+    EXPECT(in, "get_oldest()", "TypeError: get_oldest() missing 1 required positional argument: 'class_name'\n");
     EXPECT(in, "prefs(bogus=1)", "TypeError: format_live_refs() got an unexpected keyword argument 'bogus'\n");
     /* the session's variable keeps the response alive, as in Python */
     silk_unref(b);
