@@ -288,6 +288,15 @@ DL_FN void dl_spin(dl_h *h, double seconds)
 
 DL_FN int64_t dl_stat(const dl_h *h, const char *key) { return silk_stats_get_int(h->stats, key, 0); }
 
+/* When the transfer started, about: the response came download_latency
+ * (time to the first byte) after it. Measures delays without the noise of
+ * how long each response took. */
+DL_FN double dl_started(const dl_outcome *o)
+{
+    double lat = o->req ? silk_dict_get_double(o->req->meta, "download_latency", 0) : 0;
+    return o->done_at - lat;
+}
+
 /* The body as a C string (responses are NUL-terminated). */
 DL_FN const char *dl_body(const dl_outcome *o)
 {

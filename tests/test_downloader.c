@@ -239,12 +239,12 @@ static void test_download_delay(void **state)
     double t[5];
     for (int i = 0; i < 5; i++) {
         assert_int_equal(h.out[i].kind, SILK_FETCH_RESPONSE);
-        t[i] = h.out[i].done_at;
+        t[i] = dl_started(&h.out[i]);
     }
     qsort(t, 5, sizeof t[0], cmp_double);
     for (int i = 1; i < 5; i++)
-        assert_true(t[i] - t[i - 1] >= 0.22);
-    assert_true(t[4] - t[0] >= 0.95);
+        assert_true(t[i] - t[i - 1] >= 0.2);
+    assert_true(t[4] - t[0] >= 0.9);
     assert_true(silk_downloader_slot_peak(h.d, "127.0.0.1") == 1);
     dl_teardown(&h);
     SILK_ASSERT_CLEAN();
@@ -261,12 +261,12 @@ static void test_download_delay_randomized(void **state)
     dl_run(&h, 10);
     double t[6];
     for (int i = 0; i < 6; i++)
-        t[i] = h.out[i].done_at;
+        t[i] = dl_started(&h.out[i]);
     qsort(t, 6, sizeof t[0], cmp_double);
     for (int i = 1; i < 6; i++) {
         double gap = t[i] - t[i - 1];
-        assert_true(gap >= 0.09);  /* 0.5 x 0.2 */
-        assert_true(gap <= 0.45);  /* 1.5 x 0.2, plus slack */
+        assert_true(gap >= 0.08);  /* 0.5 x 0.2, less the clock's slack */
+        assert_true(gap <= 0.6);   /* 1.5 x 0.2, plus a busy machine's slack */
     }
     dl_teardown(&h);
     SILK_ASSERT_CLEAN();
@@ -286,9 +286,9 @@ static void test_slot_delay(void **state)
     for (int i = 0; i < 3; i++)
         dl_fetch(&h, "/p/1.html");
     dl_run(&h, 10);
-    double t[3] = { h.out[0].done_at, h.out[1].done_at, h.out[2].done_at };
+    double t[3] = { dl_started(&h.out[0]), dl_started(&h.out[1]), dl_started(&h.out[2]) };
     qsort(t, 3, sizeof t[0], cmp_double);
-    assert_true(t[2] - t[0] >= 0.38);
+    assert_true(t[2] - t[0] >= 0.36);
     dl_teardown(&h);
     SILK_ASSERT_CLEAN();
 }
