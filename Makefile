@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev
                libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev \
                zlib1g-dev
 
-.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader
+.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader fuzz
 
 all: build
 
@@ -45,6 +45,7 @@ test: deps
 	  grep -hE '^\[  (PASSED|FAILED)  \]|^[a-z_]+\.jsonl: ' Testing/Temporary/LastTest.log || true; \
 	  grep -E 'tests passed, [0-9]+ tests failed' ctest.out || true; \
 	  exit $$rc
+	@if command -v clang >/dev/null; then $(MAKE) fuzz FUZZ_SECONDS=10; fi
 
 demo: build
 	examples/demo.sh $(BUILD)
@@ -79,6 +80,23 @@ bench-trackref: deps
 # serving 10 KB pages; medians of 3 (docs/performance.md)
 bench-downloader: deps
 	bench/run_downloader.sh
+
+# libFuzzer targets (clang, ASan+UBSan): the CSS translator and the selector
+# entry points, each for FUZZ_SECONDS from the seeds in tests/fuzz/corpus/
+# (new inputs go to $(FUZZ_BUILD)/corpus-*, crashes to $(FUZZ_BUILD)/)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+fuzz: deps
+	tests/fuzz/build.sh $(FUZZ_BUILD)
+	@for t in css selector; do \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+	  echo "fuzz: fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ \
+	    $(FUZZ_BUILD)/corpus-$$t tests/fuzz/corpus/$$t 2>$(FUZZ_BUILD)/fuzz_$$t.log || \
+	    { tail -60 $(FUZZ_BUILD)/fuzz_$$t.log; echo "fuzz: fuzz_$$t FAILED"; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|Done )' $(FUZZ_BUILD)/fuzz_$$t.log; \
+	done
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
