@@ -14,8 +14,13 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <event2/util.h>
 
 #include "http/mw_internal.h"
 #include "silk/alloc.h"
@@ -36,9 +41,14 @@
 
 typedef struct slot slot;
 typedef struct sockinfo sockinfo;
+typedef struct dnsent dnsent;
+
+#define DNS_TTL_NS (600ull * 1000000000ull)
+#define DNS_FAIL_TTL_NS (60ull * 1000000000ull)
 
 typedef enum phase {
     PH_REQUEST,   /* walking process_request, mw index ascending */
+    PH_RESOLVE,   /* waiting for the IP of its host (CONCURRENT_REQUESTS_PER_IP) */
     PH_SLOT,      /* queued in a slot */
     PH_TRANSFER,  /* curl has it */
     PH_RESPONSE,  /* walking process_response, descending */
@@ -104,6 +114,18 @@ struct sockinfo {
     silk_list link;
 };
 
+/* A host's IPv4 address, for slots keyed by IP (Scrapy's dnscache). */
+struct dnsent {
+    dnsent *hnext;
+    silk_downloader *d;
+    char *host;
+    char *ip;           /* NULL: not resolved (yet, or it failed: the host is the key) */
+    bool resolving;
+    uint64_t expires_ns;
+    silk_list waiters;  /* fetches in PH_RESOLVE, by their link */
+    struct evdns_getaddrinfo_request *req;
+};
+
 typedef struct owned_mw {
     silk_list link;
     silk_downloader_mw mw;
@@ -138,6 +160,10 @@ struct silk_downloader {
     size_t nbuckets, nslots;
     slot **heap;
     size_t heap_len, heap_cap;
+    /* host -> IP, when CONCURRENT_REQUESTS_PER_IP is on */
+    struct evdns_base *dns;
+    dnsent **dns_buckets;
+    size_t dns_nbuckets, ndns;
     /* middlewares, sorted by order */
     silk_downloader_mw **mws;
     size_t nmws;
@@ -1309,10 +1335,124 @@ static slot *slot_of(silk_downloader *d, const silk_request *r)
     return s;
 }
 
-static void slot_enqueue(silk_fetch *f)
+/* ---------- slots per IP ---------- */
+
+static bool is_ip_literal(const char *h)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+static dnsent *dns_find(silk_downloader *d, const char *host)
+{
+    if (!d->dns_nbuckets)
+        return NULL;
+    for (dnsent *e = d->dns_buckets[hash_str(host) & (d->dns_nbuckets - 1)]; e; e = e->hnext)
+        if (strcmp(e->host, host) == 0)
+            return e;
+    return NULL;
+}
+
+static dnsent *dns_new(silk_downloader *d, const char *host)
+{
+    if (d->ndns + 1 > d->dns_nbuckets) {
+        size_t n = d->dns_nbuckets ? d->dns_nbuckets * 2 : 64;
+        dnsent **b = silk_calloc(n, sizeof *b);
+        if (!b)
+            return NULL;
+        for (size_t i = 0; i < d->dns_nbuckets; i++) {
+            for (dnsent *e = d->dns_buckets[i], *next; e; e = next) {
+                next = e->hnext;
+                size_t h = hash_str(e->host) & (n - 1);
+                e->hnext = b[h];
+                b[h] = e;
+            }
+        }
+        silk_free(d->dns_buckets);
+        d->dns_buckets = b;
+        d->dns_nbuckets = n;
+    }
+    dnsent *e = silk_calloc(1, sizeof *e);
+    if (!e || !(e->host = silk_strdup(host))) {
+        silk_free(e);
+        return NULL;
+    }
+    e->d = d;
+    silk_list_init(&e->waiters);
+    size_t h = hash_str(host) & (d->dns_nbuckets - 1);
+    e->hnext = d->dns_buckets[h];
+    d->dns_buckets[h] = e;
+    d->ndns++;
+    return e;
+}
+
+static void slot_enqueue_in(silk_fetch *f, slot *s);
+
+static void dns_done(int result, struct evutil_addrinfo *res, void *arg)
+{
+    dnsent *e = arg;
+    silk_downloader *d = e->d;
+    e->req = NULL;
+    e->resolving = false;
+    if (result == EVUTIL_EAI_CANCEL) { /* the downloader is closing */
+        if (res)
+            evutil_freeaddrinfo(res);
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (result == 0 && res && res->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr, ip, sizeof ip);
+    if (res)
+        evutil_freeaddrinfo(res);
+    silk_free(e->ip);
+    e->ip = *ip ? silk_strdup(ip) : NULL;
+    /* a name that does not resolve keeps its own slot: curl reports the
+     * DNS error on each request */
+    e->expires_ns = silk_now_ns() + (e->ip ? DNS_TTL_NS : DNS_FAIL_TTL_NS);
+    while (!silk_list_empty(&e->waiters)) {
+        silk_fetch *f = silk_container_of(e->waiters.next, silk_fetch, link);
+        silk_list_del(&f->link);
+        slot_enqueue_in(f, slot_get(d, e->ip ? e->ip : e->host));
+    }
+}
+
+/* Queues f behind its host's resolution; false when it can go on at once
+ * with *key (the IP, or the host). */
+static bool dns_wait(silk_fetch *f, const char *host, const char **key)
 {
     silk_downloader *d = f->d;
-    slot *s = slot_of(d, f->req);
+    *key = host;
+    if (is_ip_literal(host))
+        return false;
+    dnsent *e = dns_find(d, host);
+    if (!e && !(e = dns_new(d, host)))
+        return false;
+    if (!e->resolving && e->expires_ns && e->expires_ns > silk_now_ns()) {
+        *key = e->ip ? e->ip : e->host;
+        return false;
+    }
+    if (!d->dns && !(d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                                           EVDNS_BASE_DISABLE_WHEN_INACTIVE)))
+        return false; /* no resolver: slots by host */
+    f->ph = PH_RESOLVE;
+    silk_list_add_tail(&e->waiters, &f->link);
+    if (!e->resolving) {
+        struct evutil_addrinfo hints;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_INET; /* as Scrapy's dnscache: gethostbyname */
+        hints.ai_socktype = SOCK_STREAM;
+        e->resolving = true;
+        /* may answer at once (hosts file, an error): dns_done then ran */
+        struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(d->dns, host, NULL, &hints, dns_done, e);
+        if (e->resolving)
+            e->req = r;
+    }
+    return true;
+}
+
+static void slot_enqueue_in(silk_fetch *f, slot *s)
+{
+    silk_downloader *d = f->d;
     if (!s) {
         set_failure(f, SILK_ENOMEM, "MemoryError", "out of memory queueing the request");
         f->ph = PH_EXCEPTION;
@@ -1328,6 +1468,21 @@ static void slot_enqueue(silk_fetch *f)
     slot_process(d, s);
 }
 
+static void slot_enqueue(silk_fetch *f)
+{
+    silk_downloader *d = f->d;
+    char host[256];
+    if (d->per_ip && !silk_dict_get(f->req->meta, "download_slot") &&
+        silk__url_host_fast(f->req->url, host, sizeof host)) {
+        const char *key;
+        if (dns_wait(f, host, &key))
+            return;
+        slot_enqueue_in(f, slot_get(d, key));
+        return;
+    }
+    slot_enqueue_in(f, slot_of(d, f->req));
+}
+
 static void on_gc(evutil_socket_t fd, short what, void *arg)
 {
     silk_downloader *d = arg;
@@ -1340,6 +1495,20 @@ static void on_gc(evutil_socket_t fd, short what, void *arg)
             if (s->active == 0 && s->heap_idx == SIZE_MAX && now - s->lastseen_ns > SLOT_IDLE_GC_NS) {
                 slot_unlink(d, s);
                 slot_free(s);
+            }
+        }
+    }
+    for (size_t i = 0; i < d->dns_nbuckets; i++) {
+        for (dnsent **pp = &d->dns_buckets[i]; *pp;) {
+            dnsent *e = *pp;
+            if (!e->resolving && silk_list_empty(&e->waiters) && e->expires_ns < now) {
+                *pp = e->hnext;
+                d->ndns--;
+                silk_free(e->host);
+                silk_free(e->ip);
+                silk_free(e);
+            } else {
+                pp = &e->hnext;
             }
         }
     }
@@ -1483,7 +1652,7 @@ void silk_downloader_free(silk_downloader *d)
     d->freeing = true;
     while (!silk_list_empty(&d->fetches)) {
         silk_fetch *f = silk_container_of(d->fetches.next, silk_fetch, all);
-        if (f->ph == PH_SLOT || f->ph == PH_DONE)
+        if (f->ph == PH_SLOT || f->ph == PH_DONE || f->ph == PH_RESOLVE)
             silk_list_del(&f->link);
         if (f->easy) {
             curl_multi_remove_handle(d->multi, f->easy);
@@ -1515,6 +1684,21 @@ void silk_downloader_free(silk_downloader *d)
         }
     }
     silk_free(d->buckets);
+    for (size_t i = 0; i < d->dns_nbuckets; i++) {
+        for (dnsent *e = d->dns_buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            silk_free(e->host);
+            silk_free(e->ip);
+            silk_free(e);
+        }
+    }
+    silk_free(d->dns_buckets);
+    /* Lookups still running are discarded without their callbacks (their
+     * entries are gone). Not cancelled: libevent 2.1 finishes a cancel from
+     * a deferred callback that would touch the freed evdns_base; the price
+     * is libevent's 264-byte wrapper of each discarded lookup, once. */
+    if (d->dns)
+        evdns_base_free(d->dns, 0);
     silk_free(d->heap);
     silk_free(d->ca_file);
     if (d->curl_timer)
@@ -1654,6 +1838,20 @@ int silk_downloader_slot_key(const silk_request *req, char **out)
 {
     *out = slot_key(req);
     return *out ? 0 : SILK_ENOMEM;
+}
+
+int silk_downloader_slot_key_of(const silk_downloader *d, const silk_request *req, char **out)
+{
+    char host[256];
+    if (d->per_ip && !silk_dict_get(req->meta, "download_slot") &&
+        silk__url_host_fast(req->url, host, sizeof host) && !is_ip_literal(host)) {
+        const dnsent *e = dns_find((silk_downloader *)d, host);
+        if (e && e->ip) {
+            *out = silk_strdup(e->ip);
+            return *out ? 0 : SILK_ENOMEM;
+        }
+    }
+    return silk_downloader_slot_key(req, out);
 }
 
 int silk_downloader_set_slot_delay(silk_downloader *d, const char *key, double delay)

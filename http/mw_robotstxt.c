@@ -174,7 +174,8 @@ static silk_mw_result decide(robots_state *st, entry *e, silk_request *req, silk
     }
     if (e->delay > 0 && env->downloader) {
         char *key = NULL;
-        if (silk_downloader_slot_key(req, &key) == 0 && silk_downloader_slot_delay(env->downloader, key) < e->delay) {
+        if (silk_downloader_slot_key_of(env->downloader, req, &key) == 0 &&
+            silk_downloader_slot_delay(env->downloader, key) < e->delay) {
             silk_log(SILK_LOG_DEBUG, LOGGER, "Crawl-delay %g s from %s applied to slot %s", e->delay, e->url, key);
             silk_downloader_set_slot_delay(env->downloader, key, e->delay);
         }

@@ -187,6 +187,9 @@ size_t silk_downloader_slot_peak(const silk_downloader *d, const char *key);
 /* The slot key of req (meta download_slot, else the URL's host) into *out
  * (caller frees). Returns 0 or SILK_ENOMEM. */
 int silk_downloader_slot_key(const silk_request *req, char **out);
+/* The same, as this downloader sees it: with CONCURRENT_REQUESTS_PER_IP
+ * the slot is the host's IP once it is known. */
+int silk_downloader_slot_key_of(const silk_downloader *d, const silk_request *req, char **out);
 /* Sets the delay (seconds, randomised as RANDOMIZE_DOWNLOAD_DELAY says) of
  * the slot key, creating the slot. Returns 0, SILK_EINVAL or SILK_ENOMEM. */
 int silk_downloader_set_slot_delay(silk_downloader *d, const char *key, double delay);
