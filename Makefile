@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev
                libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev \
                zlib1g-dev
 
-.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader fuzz
+.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader fuzz bench-selectors
 
 all: build
 
@@ -80,6 +80,18 @@ bench-trackref: deps
 # serving 10 KB pages; medians of 3 (docs/performance.md)
 bench-downloader: deps
 	bench/run_downloader.sh
+
+# selectors: parse + extract (title, price, hrefs, urljoin) over 3000
+# generated 10 KB pages, silk vs bare libxml2 vs parsel, one core each
+# (docs/performance.md)
+SELBENCH_BUILD ?= build-bench-sel
+bench-selectors: deps bench-deps
+	cmake -S . -B $(SELBENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DSILK_BUILD_TESTS=OFF -DSILK_WERROR=OFF >/dev/null
+	cmake --build $(SELBENCH_BUILD) -j$(JOBS) --target silk_static
+	cc -O2 -std=gnu11 -Iinclude $$(pkg-config --cflags libxml-2.0) -o $(SELBENCH_BUILD)/selector_bench \
+	  bench/selector_bench.c $(SELBENCH_BUILD)/libsilk.a \
+	  $$(pkg-config --libs $$(sed -n 's/^pkg_check_modules([A-Z0-9_]* REQUIRED IMPORTED_TARGET \([^ )]*\)).*/\1/p' CMakeLists.txt | grep -v cmocka)) -lm -lpthread
+	/usr/bin/python3 bench/parsel_bench.py $(SELBENCH_BUILD)/selector_bench
 
 # libFuzzer targets (clang, ASan+UBSan): the CSS translator and the selector
 # entry points, each for FUZZ_SECONDS from the seeds in tests/fuzz/corpus/
