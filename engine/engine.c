@@ -1012,6 +1012,9 @@ int silk_process_new(const silk_settings *settings, silk_process **out)
     silk_process *p = silk_calloc(1, sizeof *p);
     if (!p)
         return SILK_ENOMEM;
+    /* a peer that hangs up (a console client, a server cut short) must not
+     * kill the crawl: writes fail with EPIPE instead */
+    signal(SIGPIPE, SIG_IGN);
     p->settings = settings ? silk_settings_copy(settings) : silk_settings_new();
     /* parser threads wake the loop with event_active */
     static bool threads_ready;

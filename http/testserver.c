@@ -8,6 +8,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2140,6 +2141,8 @@ int silk_testserver_start(struct event_base *base, const silk_testserver_options
     *out = NULL;
     if (!base)
         return silk_error(SILK_EINVAL, "test server: base is NULL");
+    /* a client that hangs up mid-body must not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     return server_open(base, opt, out);
 }
 
@@ -2165,6 +2168,7 @@ int silk_testserver_start_thread(const silk_testserver_options *opt, silk_testse
     if (!out)
         return silk_error(SILK_EINVAL, "test server: out is NULL");
     *out = NULL;
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up mid-body */
     struct event_base *base = event_base_new();
     if (!base)
         return silk_error(SILK_ENOMEM, "test server: cannot create an event base");
