@@ -5,12 +5,26 @@
  * for it; a timer commits it (or a count of operations does). A commit is
  * therefore a prefix of the engine's history: the children a callback
  * yielded are committed together with, or before, the deletion of their
- * parent's lease. Whatever the moment of a crash, the committed state loses
- * no request: a parent whose done() was not committed is still leased, is
- * re-queued at the next start, and yields its children again. */
+ * parent's row. Whatever the moment of a crash, the committed state loses
+ * no request: a parent whose done() was not committed is still in the
+ * queue at the next start, and yields its children again.
+ *
+ * What keeps it fast (docs/performance.md has the figures):
+ *  - a request stays a queued row until done() deletes it; a lease is a
+ *    memory entry, written to the leases table only when it outlives a
+ *    commit, so a request done within one commit window costs one insert
+ *    and one delete;
+ *  - next() is served from a bounded head buffer that holds exactly the
+ *    queued rows ordered before a boundary key; it is refilled from the
+ *    ordering index in one range query, K rows at a time;
+ *  - fingerprints: a fixed-size Bloom filter answers "new" without reading
+ *    the disk; new fingerprints are appended to a log table (sequential,
+ *    cheap) and merged into the seen B-tree in sorted batches, since random
+ *    20-byte keys inserted one by one rewrite a page each. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +47,26 @@
 #define DB_NAME "silk.sqlite"
 #define LOCK_NAME "silk.lock"
 #define FP 20
+#define HEAD_MAX 1024      /* rows the head buffer holds */
+#define HEAD_REFILL 256    /* rows one refill reads */
+#define HEAD_INLINE 4096   /* rows bigger than this are read again at next() */
+#define BLOOM_K 7
 
 enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_INSERT,
-    ST_POP,
-    ST_LEASE,
+    ST_REFILL_ALL,
+    ST_REFILL_AFTER,
+    ST_GET,
     ST_QUARANTINE,
     ST_DONE,
-    ST_SEEN,
+    ST_LEASE_ADD,
+    ST_LEASE_DEL,
+    ST_SEEN_GET,
+    ST_SEEN_ADD,
+    ST_SEEN_LOG,
+    ST_SEEN_LOG_TRIM,
     ST_START_SEEN,
     ST_STATE,
     ST_META,
@@ -53,19 +77,27 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_INSERT] = "INSERT INTO requests(id, priority, ord, state, request, body) VALUES(?1, ?2, ?3, 0, ?4, ?5)",
-    [ST_POP] = "SELECT id, request, body FROM requests WHERE state = 0 ORDER BY priority DESC, ord DESC LIMIT 1",
-    [ST_LEASE] = "UPDATE requests SET state = 1 WHERE id = ?1",
+    [ST_REFILL_ALL] = "SELECT id, priority, ord, request, body FROM requests WHERE state = 0 "
+                      "ORDER BY priority DESC, ord DESC LIMIT ?1",
+    [ST_REFILL_AFTER] = "SELECT id, priority, ord, request, body FROM requests WHERE state = 0 AND "
+                        "(priority, ord) < (?2, ?3) ORDER BY priority DESC, ord DESC LIMIT ?1",
+    [ST_GET] = "SELECT request, body FROM requests WHERE id = ?1",
     [ST_QUARANTINE] = "UPDATE requests SET state = 2 WHERE id = ?1",
     [ST_DONE] = "DELETE FROM requests WHERE id = ?1",
-    [ST_SEEN] = "INSERT OR IGNORE INTO seen(fp) VALUES(?1)",
+    [ST_LEASE_ADD] = "INSERT OR REPLACE INTO leases(id) VALUES(?1)",
+    [ST_LEASE_DEL] = "DELETE FROM leases WHERE id = ?1",
+    [ST_SEEN_GET] = "SELECT 1 FROM seen WHERE fp = ?1",
+    [ST_SEEN_ADD] = "INSERT OR IGNORE INTO seen(fp) VALUES(?1)",
+    [ST_SEEN_LOG] = "INSERT INTO seen_log(fp) VALUES(?1)",
+    [ST_SEEN_LOG_TRIM] = "DELETE FROM seen_log WHERE id <= ?1",
     [ST_START_SEEN] = "INSERT OR IGNORE INTO start_seen(fp) VALUES(?1)",
     [ST_STATE] = "INSERT OR REPLACE INTO spider_state(id, state, saved) VALUES(1, ?1, ?2)",
     [ST_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
 };
 
-/* The schema of format 1 (docs/jobs.md). The index serves next(): its first
- * entry is the next request, so popping costs the same at any queue size.
- * It is partial, so leased rows drop out of it without moving. */
+/* The schema of format 1 (docs/jobs.md). The partial index serves next():
+ * its order is the queue's, so reading the next rows costs the same at any
+ * queue size. */
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE requests("
@@ -76,16 +108,28 @@ static const char schema_sql[] =
     " request TEXT NOT NULL,"
     " body BLOB);"
     "CREATE INDEX requests_next ON requests(priority DESC, ord DESC) WHERE state = 0;"
+    "CREATE TABLE leases(id INTEGER PRIMARY KEY);"
     "CREATE TABLE seen(fp BLOB PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE seen_log(id INTEGER PRIMARY KEY, fp BLOB NOT NULL);"
     "CREATE TABLE start_seen(fp BLOB PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE spider_state(id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, saved REAL);"
     "CREATE VIEW pending AS SELECT * FROM requests WHERE state = 0 ORDER BY priority DESC, ord DESC;"
-    "CREATE VIEW leases AS SELECT * FROM requests WHERE state = 1;";
+    "CREATE VIEW fingerprints AS SELECT fp FROM seen UNION ALL SELECT fp FROM seen_log;";
 
 typedef struct lease {
     silk_request *req; /* a reference, so the pointer cannot be reused */
     int64_t id;
+    bool written;      /* in the leases table */
 } lease;
+
+/* A queued row in the head buffer: its order key and (when small) its
+ * data, JSON then body in one block. */
+typedef struct head_ent {
+    int64_t id, ord;
+    int prio;
+    uint32_t jlen, blen;
+    char *data; /* NULL: read the row again at next() */
+} head_ent;
 
 typedef struct jobsched {
     silk_scheduler base;
@@ -98,15 +142,39 @@ typedef struct jobsched {
     uint64_t commits;
     int64_t last_id;
     bool fifo, debug, dup_logged, unser_warned, state_warned;
-    size_t queued, nleased;
+    size_t queued; /* rows in state 0 that are not leased */
     silk_scheduler *mem; /* requests that cannot be stored */
-    /* dupefilter cache: direct-mapped, cache_mask + 1 slots of 20 bytes */
+    /* the head buffer: sorted by (prio, ord) ascending, so head[nhead-1]
+     * is served next. It holds every queued, unleased row whose key is >=
+     * the boundary (bprio, bord), or every one when exhausted. */
+    head_ent *head;
+    size_t nhead;
+    bool head_exhausted, head_bounded;
+    int bprio;
+    int64_t bord;
+    /* dupefilter: direct-mapped cache of recent fingerprints */
     uint8_t *cache;
     size_t cache_mask, cache_used;
-    uint64_t hits, lookups;
+    uint64_t hits, lookups, bloom_positives, db_lookups;
+    /* Bloom filter over every fingerprint (fixed size) */
+    uint8_t *bloom;
+    uint64_t bloom_mask; /* 64-byte blocks - 1 */
+    /* fingerprints in seen_log, not merged into seen yet: the current
+     * generation (a hash set) and the frozen one (sorted), which is merged
+     * a few keys at a time, in key order, as new ones arrive */
+    uint8_t *pend;       /* pend_cap * 20 */
+    uint32_t *pend_idx;  /* 2 * pend_cap slots: index + 1, 0 = empty */
+    size_t npend, pend_cap;
+    uint8_t *frozen;     /* pend_cap * 20, sorted */
+    size_t nfrozen, frozen_done;
+    int64_t frozen_last_log, log_last;
+    uint64_t merges;
+    double merge_seconds;
+    /* the checkpointer thread */
+    struct ckpt *ckpt;
     /* leases of requests given out, by pointer (open addressing) */
     lease *leases;
-    size_t lcap, lcount;
+    size_t lcap, lcount, lwritten;
     silk_spider *spider;   /* borrowed */
     silk_crawler *crawler; /* borrowed; may be NULL */
     struct event *timer;
@@ -122,8 +190,6 @@ typedef struct jobsched {
 static const silk_scheduler_ops job_ops;
 
 /* ---------- errors ---------- */
-
-static void fail_log(jobsched *j);
 
 /* A database error during the crawl: roll back to the last commit (a
  * consistent prefix), refuse further writes, and stop the spider. */
@@ -150,21 +216,39 @@ static int db_fail(jobsched *j, const char *what)
     j->ops = 0;
     if (!j->failed) {
         j->failed = rc;
-        fail_log(j);
+        silk_log(SILK_LOG_ERROR, LOGGER, "%s", silk_last_error());
+        if (j->crawler)
+            silk_crawler_close_spider(j->crawler, "jobdir_error");
     }
     return rc;
-}
-
-static void fail_log(jobsched *j)
-{
-    silk_log(SILK_LOG_ERROR, LOGGER, "%s", silk_last_error());
-    if (j->crawler)
-        silk_crawler_close_spider(j->crawler, "jobdir_error");
 }
 
 static int failed_error(jobsched *j)
 {
     return silk_error(j->failed, "JOBDIR '%s': the job database failed earlier; nothing more is written", j->dir);
+}
+
+/* Runs a prepared statement that returns no rows. */
+static int run(jobsched *j, int which, const char *what)
+{
+    sqlite3_stmt *st = j->st[which];
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        return db_fail(j, what);
+    return 0;
+}
+
+static int run_id(jobsched *j, int which, int64_t id, const char *what)
+{
+    sqlite3_bind_int64(j->st[which], 1, id);
+    return run(j, which, what);
+}
+
+static int run_fp(jobsched *j, int which, const uint8_t fp[FP], const char *what)
+{
+    sqlite3_bind_blob(j->st[which], 1, fp, FP, SQLITE_STATIC);
+    return run(j, which, what);
 }
 
 /* ---------- transactions ---------- */
@@ -173,34 +257,47 @@ static int begin(jobsched *j)
 {
     if (j->in_txn)
         return 0;
-    sqlite3_stmt *st = j->st[ST_BEGIN];
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(j, "cannot begin a transaction");
-    j->in_txn = true;
-    return 0;
+    if (j->failed)
+        return failed_error(j);
+    int rc = run(j, ST_BEGIN, "cannot begin a transaction");
+    if (!rc)
+        j->in_txn = true;
+    return rc;
 }
 
 static int save_state(jobsched *j, bool force);
 
+/* Leases that outlive this commit go into the leases table, so that the
+ * next run can say how many requests were in flight. */
+static int write_leases(jobsched *j)
+{
+    if (j->lwritten == j->lcount)
+        return 0;
+    for (size_t i = 0; i < j->lcap; i++) {
+        lease *l = &j->leases[i];
+        if (!l->req || l->written)
+            continue;
+        int rc = run_id(j, ST_LEASE_ADD, l->id, "cannot record a lease");
+        if (rc)
+            return rc;
+        l->written = true;
+        j->lwritten++;
+    }
+    return 0;
+}
+
 static int commit(jobsched *j)
 {
+    int rc;
     if (j->failed)
         return j->failed;
     if (j->spider && j->state_interval >= 0 &&
-        (double)(silk_now_ns() - j->state_saved_ns) / 1e9 >= j->state_interval) {
-        int rc = save_state(j, false);
-        if (rc)
-            return rc;
-    }
+        (double)(silk_now_ns() - j->state_saved_ns) / 1e9 >= j->state_interval && (rc = save_state(j, false)))
+        return rc;
     if (!j->in_txn)
         return 0;
-    sqlite3_stmt *st = j->st[ST_COMMIT];
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return db_fail(j, "cannot commit");
+    if ((rc = write_leases(j)) || (rc = run(j, ST_COMMIT, "cannot commit")))
+        return rc;
     j->in_txn = false;
     j->ops = 0;
     j->commits++;
@@ -214,11 +311,17 @@ static int wrote(jobsched *j)
     return 0;
 }
 
+static int merge_some(jobsched *j, size_t n);
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
+    jobsched *j = arg;
     (void)fd;
     (void)what;
-    commit(arg);
+    /* an idle crawl drains the frozen fingerprints too */
+    if (j->nfrozen && !j->failed)
+        merge_some(j, 4096);
+    commit(j);
 }
 
 /* ---------- spider state ---------- */
@@ -253,12 +356,11 @@ static int save_state(jobsched *j, bool force)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     sqlite3_bind_double(st, 2, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-    int s = sqlite3_step(st);
-    sqlite3_reset(st);
+    rc = run(j, ST_STATE, "cannot save the spider state");
     sqlite3_clear_bindings(st);
-    if (s != SQLITE_DONE) {
+    if (rc) {
         silk_free(json);
-        return db_fail(j, "cannot save the spider state");
+        return rc;
     }
     silk_free(j->state_saved);
     j->state_saved = json;
@@ -333,8 +435,7 @@ static int lease_add(jobsched *j, silk_request *req, int64_t id)
     size_t k = lease_slot(req, j->lcap - 1);
     while (j->leases[k].req)
         k = (k + 1) & (j->lcap - 1);
-    j->leases[k].req = silk_ref(req);
-    j->leases[k].id = id;
+    j->leases[k] = (lease){ silk_ref(req), id, false };
     j->lcount++;
     return 0;
 }
@@ -366,7 +467,26 @@ static bool lease_take(jobsched *j, const silk_request *req, lease *out)
     return true;
 }
 
+/* true when row id is given out (a linear scan: leases are the requests in
+ * flight, and this runs only while refilling the head) */
+static bool leased_id(const jobsched *j, int64_t id)
+{
+    if (!j->lcount)
+        return false;
+    for (size_t i = 0; i < j->lcap; i++)
+        if (j->leases[i].req && j->leases[i].id == id)
+            return true;
+    return false;
+}
+
 /* ---------- the dupefilter ---------- */
+
+static uint64_t fp_word(const uint8_t *fp, int at)
+{
+    uint64_t h;
+    memcpy(&h, fp + at, sizeof h); /* SHA-1 bytes are uniform */
+    return h;
+}
 
 static bool fp_zero(const uint8_t fp[FP])
 {
@@ -376,42 +496,414 @@ static bool fp_zero(const uint8_t fp[FP])
     return true;
 }
 
+/* A blocked Bloom filter: the k bits of a fingerprint lie in one 64-byte
+ * block, so a lookup costs one cache miss instead of k. */
+static bool bloom_has(const jobsched *j, const uint8_t fp[FP])
+{
+    if (!j->bloom)
+        return true;
+    const uint8_t *block = j->bloom + (size_t)(fp_word(fp, 0) & j->bloom_mask) * 64;
+    uint64_t h = fp_word(fp, 8);
+    for (int i = 0; i < BLOOM_K; i++, h >>= 9) {
+        unsigned bit = (unsigned)(h & 511);
+        if (!(block[bit >> 3] & (1u << (bit & 7))))
+            return false;
+    }
+    return true;
+}
+
+static void bloom_add(jobsched *j, const uint8_t fp[FP])
+{
+    if (!j->bloom)
+        return;
+    uint8_t *block = j->bloom + (size_t)(fp_word(fp, 0) & j->bloom_mask) * 64;
+    uint64_t h = fp_word(fp, 8);
+    for (int i = 0; i < BLOOM_K; i++, h >>= 9) {
+        unsigned bit = (unsigned)(h & 511);
+        block[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+}
+
+static size_t pend_slot(const uint8_t fp[FP], size_t mask) { return (size_t)fp_word(fp, 12) & mask; }
+
+static bool pend_has(const jobsched *j, const uint8_t fp[FP])
+{
+    size_t mask = 2 * j->pend_cap - 1;
+    for (size_t k = pend_slot(fp, mask); j->pend_idx[k]; k = (k + 1) & mask)
+        if (memcmp(j->pend + (size_t)(j->pend_idx[k] - 1) * FP, fp, FP) == 0)
+            return true;
+    return false;
+}
+
+static void pend_add(jobsched *j, const uint8_t fp[FP])
+{
+    size_t mask = 2 * j->pend_cap - 1, k = pend_slot(fp, mask);
+    while (j->pend_idx[k])
+        k = (k + 1) & mask;
+    memcpy(j->pend + j->npend * FP, fp, FP);
+    j->pend_idx[k] = (uint32_t)++j->npend;
+}
+
+static int cmp_fp(const void *a, const void *b) { return memcmp(a, b, FP); }
+
+static bool frozen_has(const jobsched *j, const uint8_t fp[FP])
+{
+    size_t lo = 0, hi = j->nfrozen;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(j->frozen + mid * FP, fp, FP);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Merges up to n keys of the frozen generation into the seen B-tree. In
+ * key order, successive keys land on the same or the next leaf page, so a
+ * page is rewritten about once per generation instead of once per key;
+ * spreading the work keeps the loop from stalling on one big merge. */
+static int merge_some(jobsched *j, size_t n)
+{
+    if (!j->nfrozen)
+        return 0;
+    int rc = begin(j);
+    if (rc)
+        return rc;
+    uint64_t t0 = silk_now_ns();
+    size_t end = j->frozen_done + n < j->nfrozen ? j->frozen_done + n : j->nfrozen;
+    for (; j->frozen_done < end; j->frozen_done++, j->ops++)
+        if ((rc = run_fp(j, ST_SEEN_ADD, j->frozen + j->frozen_done * FP, "cannot merge fingerprints")))
+            return rc;
+    if (j->frozen_done == j->nfrozen) {
+        if ((rc = run_id(j, ST_SEEN_LOG_TRIM, j->frozen_last_log, "cannot merge fingerprints")))
+            return rc;
+        j->nfrozen = j->frozen_done = 0;
+        j->merges++;
+    }
+    j->merge_seconds += (double)(silk_now_ns() - t0) / 1e9;
+    return 0;
+}
+
+/* The current generation becomes the frozen one (sorted); a new one
+ * starts. */
+static int freeze(jobsched *j)
+{
+    int rc;
+    if (j->nfrozen && (rc = merge_some(j, SIZE_MAX))) /* not drained in time: finish it now */
+        return rc;
+    qsort(j->pend, j->npend, FP, cmp_fp);
+    uint8_t *t = j->frozen;
+    j->frozen = j->pend;
+    j->pend = t;
+    j->nfrozen = j->npend;
+    j->frozen_done = 0;
+    j->frozen_last_log = j->log_last;
+    j->npend = 0;
+    memset(j->pend_idx, 0, 2 * j->pend_cap * sizeof *j->pend_idx);
+    return 0;
+}
+
+/* Records a new fingerprint: Bloom filter, current generation, log row;
+ * and merges two frozen keys, so the frozen generation is gone before the
+ * current one fills. */
+static int fp_record(jobsched *j, const uint8_t fp[FP])
+{
+    int rc;
+    if (j->npend >= j->pend_cap && (rc = freeze(j)))
+        return rc;
+    if ((rc = begin(j)) || (rc = run_fp(j, ST_SEEN_LOG, fp, "cannot record a fingerprint")))
+        return rc;
+    j->log_last = sqlite3_last_insert_rowid(j->db);
+    bloom_add(j, fp);
+    pend_add(j, fp);
+    if ((rc = merge_some(j, 2)))
+        return rc;
+    return wrote(j);
+}
+
 /* 1 when fp was seen before (in this run or an earlier one), 0 when it is
- * new (now recorded), or an error. The cache only ever answers "seen": a
- * miss asks the database, whose INSERT OR IGNORE looks up and records in
- * one B-tree descent. */
+ * new (now recorded), or an error. Only a Bloom positive that is neither
+ * cached nor pending reads the disk. */
 static int seen_check(jobsched *j, const uint8_t fp[FP])
 {
     j->lookups++;
     uint8_t *slot = NULL;
     if (j->cache && !fp_zero(fp)) {
-        uint64_t h;
-        memcpy(&h, fp + 8, sizeof h); /* SHA-1 bytes are uniform */
-        slot = j->cache + (size_t)(h & j->cache_mask) * FP;
+        slot = j->cache + (size_t)(fp_word(fp, 4) & j->cache_mask) * FP;
         if (memcmp(slot, fp, FP) == 0) {
             j->hits++;
             return 1;
         }
     }
-    int rc = begin(j);
-    if (rc)
-        return rc;
-    sqlite3_stmt *st = j->st[ST_SEEN];
-    sqlite3_bind_blob(st, 1, fp, FP, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (s != SQLITE_DONE)
-        return db_fail(j, "cannot record a fingerprint");
-    bool added = sqlite3_changes(j->db) > 0;
+    int seen = 0;
+    if (bloom_has(j, fp)) {
+        j->bloom_positives++;
+        if (pend_has(j, fp) || frozen_has(j, fp)) {
+            seen = 1;
+        } else {
+            j->db_lookups++;
+            sqlite3_stmt *st = j->st[ST_SEEN_GET];
+            sqlite3_bind_blob(st, 1, fp, FP, SQLITE_STATIC);
+            int s = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (s != SQLITE_ROW && s != SQLITE_DONE)
+                return db_fail(j, "cannot look a fingerprint up");
+            seen = s == SQLITE_ROW;
+        }
+    }
+    if (!seen) {
+        int rc = fp_record(j, fp);
+        if (rc)
+            return rc;
+    }
     if (slot) {
         if (fp_zero(slot))
             j->cache_used++;
         memcpy(slot, fp, FP);
     }
-    if (!added)
-        return 1;
-    rc = wrote(j);
-    return rc ? rc : 0;
+    return seen;
+}
+
+/* ---------- the head buffer ---------- */
+
+/* (prio, ord) order: negative when a is served after b */
+static int key_cmp(int ap, int64_t ao, int bp, int64_t bo)
+{
+    if (ap != bp)
+        return ap < bp ? -1 : 1;
+    return ao < bo ? -1 : ao > bo;
+}
+
+static void head_free_ent(head_ent *e) { silk_free(e->data); }
+
+static void head_clear(jobsched *j)
+{
+    for (size_t i = 0; i < j->nhead; i++)
+        head_free_ent(&j->head[i]);
+    j->nhead = 0;
+    j->head_exhausted = false;
+    j->head_bounded = false;
+}
+
+static int head_ent_set(head_ent *e, int64_t id, int prio, int64_t ord, const char *json, size_t jlen,
+                        const void *body, size_t blen)
+{
+    *e = (head_ent){ id, ord, prio, (uint32_t)jlen, (uint32_t)blen, NULL };
+    if (jlen + blen > HEAD_INLINE)
+        return 0;
+    if (!(e->data = silk_malloc(jlen + blen + 1)))
+        return SILK_ENOMEM;
+    memcpy(e->data, json, jlen);
+    if (blen)
+        memcpy(e->data + jlen, body, blen);
+    e->data[jlen + blen] = '\0';
+    return 0;
+}
+
+/* A new row goes into the head when the head covers its key. A FIFO row
+ * behind everything the head holds would go first in the array: instead
+ * the head stops covering the tail, and the row waits in the database. */
+static void head_offer(jobsched *j, int64_t id, int prio, int64_t ord, const char *json, size_t jlen,
+                       const void *body, size_t blen)
+{
+    if (!j->head_exhausted && !(j->head_bounded && key_cmp(prio, ord, j->bprio, j->bord) > 0))
+        return;
+    size_t lo = 0, hi = j->nhead;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (key_cmp(j->head[mid].prio, j->head[mid].ord, prio, ord) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 && j->nhead > 0 && j->head_exhausted) {
+        j->head_exhausted = false;
+        j->head_bounded = true;
+        j->bprio = j->head[0].prio;
+        j->bord = j->head[0].ord;
+        return;
+    }
+    if (j->nhead == HEAD_MAX) {
+        /* drop the half served last: they wait in the database, behind
+         * the new boundary */
+        size_t drop = HEAD_MAX / 2;
+        for (size_t i = 0; i < drop; i++)
+            head_free_ent(&j->head[i]);
+        memmove(j->head, j->head + drop, (j->nhead - drop) * sizeof *j->head);
+        j->nhead -= drop;
+        j->head_exhausted = false;
+        j->head_bounded = true;
+        j->bprio = j->head[0].prio;
+        j->bord = j->head[0].ord;
+        if (lo <= drop)
+            return;
+        lo -= drop;
+    }
+    head_ent e;
+    if (head_ent_set(&e, id, prio, ord, json, jlen, body, blen)) {
+        head_clear(j); /* out of memory: every row is in the database anyway */
+        return;
+    }
+    memmove(j->head + lo + 1, j->head + lo, (j->nhead - lo) * sizeof *j->head);
+    j->head[lo] = e;
+    j->nhead++;
+}
+
+/* Reads the next rows after the boundary, in queue order. */
+static int head_refill(jobsched *j)
+{
+    sqlite3_stmt *st = j->st[j->head_bounded ? ST_REFILL_AFTER : ST_REFILL_ALL];
+    sqlite3_bind_int(st, 1, HEAD_REFILL);
+    if (j->head_bounded) {
+        sqlite3_bind_int(st, 2, j->bprio);
+        sqlite3_bind_int64(st, 3, j->bord);
+    }
+    int n = 0, s, rc = 0;
+    size_t start = j->nhead;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        n++;
+        int64_t id = sqlite3_column_int64(st, 0);
+        int prio = sqlite3_column_int(st, 1);
+        int64_t ord = sqlite3_column_int64(st, 2);
+        j->head_bounded = true;
+        j->bprio = prio;
+        j->bord = ord;
+        if (leased_id(j, id))
+            continue;
+        const char *json = (const char *)sqlite3_column_text(st, 3);
+        size_t jlen = (size_t)sqlite3_column_bytes(st, 3);
+        const void *body = sqlite3_column_blob(st, 4);
+        size_t blen = (size_t)sqlite3_column_bytes(st, 4);
+        if ((rc = head_ent_set(&j->head[j->nhead], id, prio, ord, json ? json : "", json ? jlen : 0, body,
+                               blen)))
+            break;
+        j->nhead++;
+    }
+    sqlite3_reset(st);
+    if (rc)
+        return rc;
+    if (s != SQLITE_DONE && s != SQLITE_ROW)
+        return db_fail(j, "cannot read the next requests");
+    if (n < HEAD_REFILL)
+        j->head_exhausted = true;
+    /* rows came in serving order; the array is served from its end */
+    for (size_t a = start, b = j->nhead; a + 1 < b; a++, b--) {
+        head_ent t = j->head[a];
+        j->head[a] = j->head[b - 1];
+        j->head[b - 1] = t;
+    }
+    return 0;
+}
+
+
+/* ---------- the checkpointer ---------- */
+
+/* WAL checkpoints copy the log into the database file and fsync both: the
+ * only disk flushes of the default synchronous=NORMAL. They run on a
+ * thread of their own with its own connection, so the loop never waits for
+ * one; a commit only wakes it when the log has grown. The thread touches
+ * nothing but its connection and this struct. */
+typedef struct ckpt {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, kick;
+    char *path;
+    int wal_pages;
+} ckpt;
+
+static void *ckpt_main(void *arg)
+{
+    ckpt *c = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL;
+    }
+    if (db)
+        sqlite3_exec(db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        if (!c->kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 2;
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+            if (c->stop)
+                break;
+        }
+        c->kick = false;
+        pthread_mutex_unlock(&c->mu);
+        /* PASSIVE: copies what it can without waiting for the writer */
+        if (db)
+            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    sqlite3_close(db);
+    return NULL;
+}
+
+static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    ckpt *c = arg;
+    (void)db;
+    (void)name;
+    if (pages >= c->wal_pages) {
+        pthread_mutex_lock(&c->mu);
+        c->kick = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void ckpt_stop(jobsched *j)
+{
+    ckpt *c = j->ckpt;
+    if (!c)
+        return;
+    sqlite3_wal_hook(j->db, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->tid, NULL);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    silk_free(c->path);
+    silk_free(c);
+    j->ckpt = NULL;
+}
+
+/* Starts the thread; without threads (or when it cannot start) SQLite's
+ * own checkpoints on commit stay on. */
+static int ckpt_start(jobsched *j, int64_t wal_pages)
+{
+    if (!sqlite3_threadsafe() || wal_pages <= 0)
+        return 0;
+    ckpt *c = silk_calloc(1, sizeof *c);
+    if (!c || !(c->path = silk_strdup(j->dbpath))) {
+        silk_free(c);
+        return SILK_ENOMEM;
+    }
+    c->wal_pages = (int)(wal_pages > 1 << 30 ? 1 << 30 : wal_pages);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->tid, NULL, ckpt_main, c) != 0) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        silk_free(c->path);
+        silk_free(c);
+        return 0;
+    }
+    j->ckpt = c;
+    sqlite3_wal_hook(j->db, on_wal, c); /* replaces the automatic checkpoints */
+    return 0;
 }
 
 /* ---------- the scheduler ---------- */
@@ -450,6 +942,19 @@ static int memory_push(jobsched *j, silk_request *req, const char *why)
     return rc;
 }
 
+static void log_filtered(jobsched *j, const silk_request *req)
+{
+    if (j->debug) {
+        silk_log(SILK_LOG_DEBUG, "silk.dupefilters", "Filtered duplicate request: <%s %s>", req->method, req->url);
+    } else if (!j->dup_logged) {
+        j->dup_logged = true;
+        silk_log(SILK_LOG_DEBUG, "silk.dupefilters",
+                 "Filtered duplicate request: <%s %s> - no more duplicates will be shown "
+                 "(see DUPEFILTER_DEBUG to show all duplicates)",
+                 req->method, req->url);
+    }
+}
+
 static int js_enqueue(silk_scheduler *s, silk_request *req)
 {
     jobsched *j = (jobsched *)s;
@@ -466,14 +971,8 @@ static int js_enqueue(silk_scheduler *s, silk_request *req)
         if ((rc = silk_request_fingerprint(req, NULL, false, fp, NULL)))
             return rc;
         have_fp = true;
-        if ((rc = begin(j)))
+        if ((rc = begin(j)) || (rc = run_fp(j, ST_START_SEEN, fp, "cannot record a start request")))
             return rc;
-        sqlite3_stmt *st = j->st[ST_START_SEEN];
-        sqlite3_bind_blob(st, 1, fp, FP, SQLITE_STATIC);
-        int sr = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (sr != SQLITE_DONE)
-            return db_fail(j, "cannot record a start request");
         if (sqlite3_changes(j->db) == 0 && j->resumed) {
             if (s->stats)
                 silk_stats_inc(s->stats, "jobdir/start_requests_skipped", 1);
@@ -493,16 +992,7 @@ static int js_enqueue(silk_scheduler *s, silk_request *req)
         if (seen) {
             if (s->stats)
                 silk_stats_inc(s->stats, "dupefilter/filtered", 1);
-            if (j->debug) {
-                silk_log(SILK_LOG_DEBUG, "silk.dupefilters", "Filtered duplicate request: <%s %s>", req->method,
-                         req->url);
-            } else if (!j->dup_logged) {
-                j->dup_logged = true;
-                silk_log(SILK_LOG_DEBUG, "silk.dupefilters",
-                         "Filtered duplicate request: <%s %s> - no more duplicates will be shown "
-                         "(see DUPEFILTER_DEBUG to show all duplicates)",
-                         req->method, req->url);
-            }
+            log_filtered(j, req);
             return SILK_FILTERED;
         }
     }
@@ -514,23 +1004,23 @@ static int js_enqueue(silk_scheduler *s, silk_request *req)
         return rc;
     if ((rc = begin(j)))
         return rc;
-    int64_t id = j->last_id + 1;
+    int64_t id = j->last_id + 1, ord = j->fifo ? -id : id;
     sqlite3_stmt *st = j->st[ST_INSERT];
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, req->priority);
-    sqlite3_bind_int64(st, 3, j->fifo ? -id : id);
+    sqlite3_bind_int64(st, 3, ord);
     sqlite3_bind_text(st, 4, j->buf.data, (int)j->buf.len, SQLITE_STATIC);
     if (req->body_len)
         sqlite3_bind_blob(st, 5, req->body, (int)req->body_len, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
-    int sr = sqlite3_step(st);
-    sqlite3_reset(st);
+    rc = run(j, ST_INSERT, "cannot queue a request");
     sqlite3_clear_bindings(st);
-    if (sr != SQLITE_DONE)
-        return db_fail(j, "cannot queue a request");
+    if (rc)
+        return rc;
     j->last_id = id;
     j->queued++;
+    head_offer(j, id, req->priority, ord, j->buf.data, j->buf.len, req->body, req->body_len);
     if (s->stats) {
         silk_stats_inc(s->stats, "scheduler/enqueued/disk", 1);
         silk_stats_inc(s->stats, "scheduler/enqueued", 1);
@@ -538,15 +1028,29 @@ static int js_enqueue(silk_scheduler *s, silk_request *req)
     return wrote(j);
 }
 
-static int step_id(jobsched *j, int which, int64_t id, const char *what)
+/* Builds the request of a head entry (reading the row again when it was
+ * too big to keep). 0, a SILK_E* code for a row that cannot be loaded, or
+ * SILK_EDB. */
+static int load_entry(jobsched *j, const head_ent *e, silk_request **out)
 {
-    sqlite3_stmt *st = j->st[which];
-    sqlite3_bind_int64(st, 1, id);
-    int s = sqlite3_step(st);
+    if (e->data)
+        return silk_request_from_json(e->data, e->jlen, e->blen ? e->data + e->jlen : NULL, e->blen, j->spider,
+                                      out);
+    sqlite3_stmt *st = j->st[ST_GET];
+    sqlite3_bind_int64(st, 1, e->id);
+    int s = sqlite3_step(st), rc;
+    if (s == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(st, 0);
+        rc = json ? silk_request_from_json(json, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 1),
+                                           (size_t)sqlite3_column_bytes(st, 1), j->spider, out)
+                  : silk_error(SILK_ETYPE, "the request column is NULL");
+    } else {
+        rc = s == SQLITE_DONE ? silk_error(SILK_ENOTFOUND, "the row is gone") : SILK_EDB;
+    }
     sqlite3_reset(st);
-    if (s != SQLITE_DONE)
-        return db_fail(j, what);
-    return 0;
+    if (rc == SILK_EDB)
+        return db_fail(j, "cannot read a request");
+    return rc;
 }
 
 static silk_request *js_next(silk_scheduler *s)
@@ -560,64 +1064,51 @@ static silk_request *js_next(silk_scheduler *s)
             sqlite3_stmt *st = j->st[ST_META];
             sqlite3_bind_text(st, 1, "started", -1, SQLITE_STATIC);
             sqlite3_bind_int(st, 2, 1);
-            int sr = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (sr != SQLITE_DONE)
-                db_fail(j, "cannot write the meta table");
-            else
+            if (run(j, ST_META, "cannot write the meta table") == 0)
                 wrote(j);
         }
     }
     if (j->mem->ops->len(j->mem))
         return j->mem->ops->next(j->mem);
     while (!j->failed) {
-        if (begin(j))
-            return NULL;
-        sqlite3_stmt *st = j->st[ST_POP];
-        int sr = sqlite3_step(st);
-        if (sr == SQLITE_DONE) {
-            sqlite3_reset(st);
-            j->queued = 0;
+        while (!j->nhead && !j->head_exhausted)
+            if (head_refill(j))
+                return NULL;
+        if (!j->nhead) {
+            j->queued = 0; /* what the database says, whatever was counted */
             return NULL;
         }
-        if (sr != SQLITE_ROW) {
-            sqlite3_reset(st);
-            db_fail(j, "cannot read the next request");
-            return NULL;
-        }
-        int64_t id = sqlite3_column_int64(st, 0);
-        const char *json = (const char *)sqlite3_column_text(st, 1);
-        size_t jlen = (size_t)sqlite3_column_bytes(st, 1);
-        const void *body = sqlite3_column_blob(st, 2);
-        size_t blen = (size_t)sqlite3_column_bytes(st, 2);
+        head_ent e = j->head[--j->nhead];
         silk_request *req = NULL;
-        int rc = json ? silk_request_from_json(json, jlen, body, blen, j->spider, &req)
-                      : silk_error(SILK_ETYPE, "the request column is NULL");
-        sqlite3_reset(st);
+        int rc = load_entry(j, &e, &req);
+        head_free_ent(&e);
         if (j->queued)
             j->queued--;
-        if (rc == SILK_ENOMEM)
+        if (rc == SILK_ENOMEM || rc == SILK_EDB) {
+            head_clear(j); /* the row stays queued in the database */
+            j->queued++;
             return NULL;
+        }
         if (rc) {
             /* kept, not deleted: a later silk (or a fixed spider) may load it */
             silk_log(SILK_LOG_ERROR, LOGGER, "JOBDIR '%s': cannot load request #%lld: %s; it stays in the "
-                     "database with state 2", j->dir, (long long)id, silk_last_error());
+                     "database with state 2", j->dir, (long long)e.id, silk_last_error());
             if (s->stats)
                 silk_stats_inc(s->stats, "jobdir/unloadable", 1);
-            if (step_id(j, ST_QUARANTINE, id, "cannot set a request aside") || wrote(j))
+            if (begin(j) || run_id(j, ST_QUARANTINE, e.id, "cannot set a request aside") || wrote(j))
                 return NULL;
             continue;
         }
-        if (step_id(j, ST_LEASE, id, "cannot lease a request") || lease_add(j, req, id)) {
+        if (lease_add(j, req, e.id)) {
             silk_unref(req);
+            head_clear(j);
+            j->queued++;
             return NULL;
         }
-        j->nleased++;
         if (s->stats) {
             silk_stats_inc(s->stats, "scheduler/dequeued/disk", 1);
             silk_stats_inc(s->stats, "scheduler/dequeued", 1);
         }
-        wrote(j);
         return req;
     }
     return NULL;
@@ -629,8 +1120,10 @@ static void js_done(silk_scheduler *s, silk_request *req)
     lease l;
     if (!lease_take(j, req, &l))
         return; /* it came from the memory queue */
-    j->nleased--;
-    if (!j->failed && begin(j) == 0 && step_id(j, ST_DONE, l.id, "cannot delete a finished request") == 0)
+    if (l.written)
+        j->lwritten--;
+    if (begin(j) == 0 && run_id(j, ST_DONE, l.id, "cannot delete a finished request") == 0 &&
+        (!l.written || run_id(j, ST_LEASE_DEL, l.id, "cannot delete a lease") == 0))
         wrote(j);
     silk_unref(l.req);
 }
@@ -658,9 +1151,9 @@ static void js_close(silk_scheduler *s, const char *reason)
     if (mem)
         silk_log(SILK_LOG_WARNING, LOGGER, "JOBDIR '%s': %zu unserialisable requests were only in memory and "
                  "are not kept (see scheduler/unserializable)", j->dir, mem);
-    if (!j->failed && (j->queued || j->nleased))
+    if (!j->failed && (j->queued || j->lcount))
         silk_log(SILK_LOG_INFO, LOGGER, "JOBDIR '%s': closing (%s) with %zu requests kept for the next run",
-                 j->dir, reason ? reason : "?", j->queued + j->nleased);
+                 j->dir, reason ? reason : "?", j->queued + j->lcount);
 }
 
 static void js_free(silk_scheduler *s)
@@ -672,6 +1165,7 @@ static void js_free(silk_scheduler *s)
         event_free(j->timer);
     if (j->db && !j->failed && j->in_txn)
         commit(j);
+    ckpt_stop(j);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(j->st[i]);
     if (j->db)
@@ -679,11 +1173,18 @@ static void js_free(silk_scheduler *s)
     for (size_t i = 0; i < j->lcap; i++)
         silk_unref(j->leases[i].req);
     silk_free(j->leases);
+    if (j->head)
+        head_clear(j);
+    silk_free(j->head);
     if (j->mem)
         j->mem->ops->free(j->mem);
     if (j->lockfd >= 0)
         close(j->lockfd); /* releases the flock; the file stays */
     silk_free(j->cache);
+    silk_free(j->bloom);
+    silk_free(j->pend);
+    silk_free(j->pend_idx);
+    silk_free(j->frozen);
     silk_free(j->state_saved);
     silk_buf_free(&j->buf);
     silk_free(j->dir);
@@ -709,18 +1210,25 @@ int silk_jobdir_get_info(const silk_scheduler *s, silk_jobdir_info *info)
     const jobsched *j = (const jobsched *)s;
     memset(info, 0, sizeof *info);
     info->queued = j->failed ? 0 : j->queued;
-    info->leased = j->nleased;
+    info->leased = j->lcount;
     info->memory = j->mem->ops->len(j->mem);
     info->cache_entries = j->cache_used;
     info->cache_bytes = j->cache ? (j->cache_mask + 1) * FP : 0;
     info->cache_hits = j->hits;
     info->cache_lookups = j->lookups;
+    info->bloom_bytes = j->bloom ? (size_t)((j->bloom_mask + 1) * 64) : 0;
+    info->merge_seconds = j->merge_seconds;
+    info->bloom_positives = j->bloom_positives;
+    info->db_lookups = j->db_lookups;
+    info->pending_fingerprints = j->npend + j->nfrozen - j->frozen_done;
+    info->pending_bytes = j->pend_cap * (2 * FP + 2 * sizeof *j->pend_idx);
+    info->merges = j->merges;
+    info->head = j->nhead;
     info->commits = j->commits;
     info->resumed = j->resumed;
     info->error = j->failed;
     return 0;
 }
-
 /* ---------- opening ---------- */
 
 static int mkdirs(const char *dir)
@@ -888,7 +1396,8 @@ static int init_schema(jobsched *j, const char *spider_name)
 
 static int check_schema(jobsched *j)
 {
-    static const char *const tables[] = { "meta", "requests", "seen", "start_seen", "spider_state" };
+    static const char *const tables[] = { "meta",     "requests",   "leases",      "seen",
+                                          "seen_log", "start_seen", "spider_state" };
     int64_t n = 0;
     int rc;
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
@@ -1003,17 +1512,18 @@ static int open_db(jobsched *j, silk_settings *settings)
             return db_error_hint(j, silk_error(SILK_EDB, "JOBDIR '%s': cannot prepare '%s': %s", j->dir,
                                                stmt_sql[i], sqlite3_errmsg(j->db)));
 
-    /* resume: what was in flight is queued again */
-    if ((rc = exec(j, "BEGIN IMMEDIATE", "cannot begin a transaction")))
+    /* resume: requests in flight were never deleted, so they are queued
+     * already; the leases table only says how many there were */
+    int64_t leased = 0;
+    if ((rc = query_int(j, "SELECT count(*) FROM leases", &leased, "cannot read the leases")))
         return db_error_hint(j, rc);
-    if ((rc = exec(j, "UPDATE requests SET state = 0 WHERE state = 1", "cannot re-queue the leased requests"))) {
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-        return db_error_hint(j, rc);
-    }
-    j->requeued = (size_t)sqlite3_changes(j->db);
-    char meta[160];
-    snprintf(meta, sizeof meta, "INSERT OR REPLACE INTO meta VALUES('last_opened_by', 'silk %s')", silk_version());
-    if ((rc = exec(j, meta, "cannot write the meta table")) || (rc = exec(j, "COMMIT", "cannot commit"))) {
+    j->requeued = (size_t)leased;
+    char meta[200];
+    snprintf(meta, sizeof meta,
+             "BEGIN IMMEDIATE; DELETE FROM leases; UPDATE requests SET state = 0 WHERE state = 1;"
+             "INSERT OR REPLACE INTO meta VALUES('last_opened_by', 'silk %s'); COMMIT;",
+             silk_version());
+    if ((rc = exec(j, meta, "cannot re-queue the requests in flight"))) {
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
         return db_error_hint(j, rc);
     }
@@ -1027,6 +1537,44 @@ static int open_db(jobsched *j, silk_settings *settings)
     j->quarantined = (size_t)quarantined;
     j->resumed = started != 0;
     return 0;
+}
+
+/* The Bloom filter is not stored: it is rebuilt from the seen tables, a
+ * sequential read (about a second per 5 million fingerprints). The log's
+ * fingerprints become the current generation again; a log longer than one
+ * generation (JOBDIR_SEEN_BATCH was lowered) is merged at once. */
+static int load_fingerprints(jobsched *j)
+{
+    int64_t logged = 0;
+    int rc = query_int(j, "SELECT count(*) FROM seen_log", &logged, "cannot read the fingerprints");
+    if (!rc && (size_t)logged > j->pend_cap) {
+        rc = exec(j, "BEGIN IMMEDIATE; INSERT OR IGNORE INTO seen SELECT fp FROM seen_log ORDER BY fp; "
+                     "DELETE FROM seen_log; COMMIT;", "cannot merge the fingerprints");
+        if (rc)
+            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (!rc)
+        rc = query_int(j, "SELECT max(id) FROM seen_log", &j->log_last, "cannot read the fingerprints");
+    static const char *const sql[2] = { "SELECT fp FROM seen", "SELECT fp FROM seen_log ORDER BY id" };
+    for (int t = 0; t < 2 && !rc; t++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(j->db, sql[t], -1, &st, NULL) != SQLITE_OK)
+            return db_error_hint(j, silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir,
+                                               sqlite3_errmsg(j->db)));
+        int s;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+            const uint8_t *fp = sqlite3_column_blob(st, 0);
+            if (!fp || sqlite3_column_bytes(st, 0) != FP)
+                continue;
+            bloom_add(j, fp);
+            if (t == 1 && j->npend < j->pend_cap)
+                pend_add(j, fp);
+        }
+        if (s != SQLITE_DONE)
+            rc = silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir, sqlite3_errmsg(j->db));
+        sqlite3_finalize(st);
+    }
+    return rc ? db_error_hint(j, rc) : 0;
 }
 
 static int job_open(const char *dir, silk_settings *settings, silk_stats *stats, silk_spider *spider,
@@ -1059,6 +1607,13 @@ static int job_open(const char *dir, silk_settings *settings, silk_stats *stats,
     double interval = settings ? silk_settings_double(settings, "JOBDIR_COMMIT_INTERVAL", 0.1) : 0.1;
     j->state_interval = settings ? silk_settings_double(settings, "JOBDIR_STATE_INTERVAL", 5.0) : 5.0;
     int64_t cache = settings ? silk_settings_int(settings, "JOBDIR_DUPEFILTER_CACHE", 262144) : 262144;
+    double bloom_mb = settings ? silk_settings_double(settings, "JOBDIR_BLOOM_MB", 8) : 8;
+    int64_t batch = settings ? silk_settings_int(settings, "JOBDIR_SEEN_BATCH", 65536) : 65536;
+    /* a power of two: the pending set's index is masked */
+    int64_t pow2 = 16;
+    while (pow2 < batch && pow2 < (1 << 24))
+        pow2 <<= 1;
+    batch = pow2;
 
     if (stat(dir, &sb) != 0) {
         if (errno != ENOENT && errno != ENOTDIR) {
@@ -1087,7 +1642,29 @@ static int job_open(const char *dir, silk_settings *settings, silk_stats *stats,
                         "resume it and leaves it as it is", dir);
         goto err;
     }
-    if ((rc = take_lock(j)) || (rc = open_db(j, settings)))
+    /* memory first: everything after this may write */
+    if (!(j->head = silk_calloc(HEAD_MAX, sizeof *j->head)) || !(j->pend = silk_calloc((size_t)batch, FP)) ||
+        !(j->frozen = silk_calloc((size_t)batch, FP)) ||
+        !(j->pend_idx = silk_calloc(2 * (size_t)batch, sizeof *j->pend_idx))) {
+        rc = SILK_ENOMEM;
+        goto err;
+    }
+    j->pend_cap = (size_t)batch;
+    if (bloom_mb > 0) {
+        uint64_t bytes = 1;
+        while (bytes < (uint64_t)(bloom_mb * 1024 * 1024) && bytes < ((uint64_t)1 << 34))
+            bytes <<= 1;
+        /* calloc'ed pages stay out of RSS until a bit lands on them */
+        if (!(j->bloom = silk_calloc((size_t)bytes, 1))) {
+            rc = SILK_ENOMEM;
+            goto err;
+        }
+        if (bytes < 64)
+            bytes = 64;
+        j->bloom_mask = bytes / 64 - 1;
+    }
+    if ((rc = take_lock(j)) || (rc = open_db(j, settings)) || (rc = load_fingerprints(j)) ||
+        (rc = ckpt_start(j, settings ? silk_settings_int(settings, "JOBDIR_CHECKPOINT_PAGES", 1000) : 1000)))
         goto err;
     if ((rc = load_state(j)))
         goto err;

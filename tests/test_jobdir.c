@@ -331,8 +331,10 @@ static void test_format_alloc_failures(void **state)
 /* ---------- order ---------- */
 
 /* The same random history through the memory scheduler and the SQLite
- * queue gives the same sequence of requests. */
-static void order_matches_memory(const char *mode)
+ * queue gives the same sequence of requests: a queue that grows past the
+ * head buffer and shrinks again, priorities, and requests held in flight
+ * for a while (done() late, in any order). */
+static void order_matches_memory(const char *mode, int steps, int grow_pct, int prios)
 {
     unit_env e;
     env_open(&e);
@@ -345,29 +347,57 @@ static void order_matches_memory(const char *mode)
     assert_int_equal(silk_memory_scheduler_new(e.settings, NULL, &mem), 0);
     assert_int_equal(silk_jobdir_open(dir, e.settings, e.stats, e.spider, NULL, &job), 0);
     srand(42);
-    int n = 0;
-    for (int step = 0; step < 4000; step++) {
-        if (rand() % 10 < 6) {
-            char url[64];
-            snprintf(url, sizeof url, "http://example.com/%d", n++);
-            int prio = rand() % 7 - 3;
-            assert_int_equal(enqueue(mem, url, prio), 0);
-            assert_int_equal(enqueue(job, url, prio), 0);
+    int n = 0, popped = 0;
+    silk_request *held[64];
+    int nheld = 0;
+    for (int step = 0; step < steps || mem->ops->len(mem); step++) {
+        bool grow = step < steps && rand() % 100 < (step < steps / 2 ? grow_pct : 100 - grow_pct);
+        if (!grow && mem->ops->len(mem) == 0) {
+            assert_null(job->ops->next(job));
+            continue;
+        }
+        if (grow) {
+            int burst = 1 + rand() % 20;
+            for (int b = 0; b < burst; b++) {
+                char url[64];
+                snprintf(url, sizeof url, "http://example.com/%d", n++);
+                int prio = rand() % prios - prios / 2;
+                assert_int_equal(enqueue(mem, url, prio), 0);
+                assert_int_equal(enqueue(job, url, prio), 0);
+            }
         } else {
-            char a[256];
-            snprintf(a, sizeof a, "%s", pop(mem));
-            assert_string_equal(pop(job), a);
+            silk_request *a = mem->ops->next(mem), *b = job->ops->next(job);
+            assert_non_null(a);
+            assert_non_null(b);
+            assert_string_equal(b->url, a->url);
+            silk_unref(a);
+            popped++;
+            if (nheld < 64 && rand() % 3 == 0) {
+                held[nheld++] = b;
+            } else {
+                job->ops->done(job, b);
+                silk_unref(b);
+            }
+            while (nheld && rand() % 4 == 0) {
+                int k = rand() % nheld;
+                job->ops->done(job, held[k]);
+                silk_unref(held[k]);
+                held[k] = held[--nheld];
+            }
         }
         assert_int_equal(mem->ops->len(mem), job->ops->len(job));
     }
-    while (mem->ops->len(mem)) {
-        char a[256];
-        snprintf(a, sizeof a, "%s", pop(mem));
-        assert_string_equal(pop(job), a);
+    assert_null(job->ops->next(job));
+    silk_jobdir_info info;
+    assert_int_equal(silk_jobdir_get_info(job, &info), 0);
+    assert_int_equal(info.leased, (size_t)nheld);
+    while (nheld) {
+        job->ops->done(job, held[--nheld]);
+        silk_unref(held[nheld]);
     }
-    assert_string_equal(pop(job), "");
     assert_int_equal(silk_stats_get_int(e.stats, "scheduler/enqueued/disk", 0), n);
     assert_int_equal(silk_stats_get_int(e.stats, "scheduler/dequeued/disk", 0), n);
+    assert_int_equal(popped, n);
     sched_free(mem, "finished");
     sched_free(job, "finished");
     env_close(&e);
@@ -378,13 +408,17 @@ static void order_matches_memory(const char *mode)
 static void test_order_lifo(void **state)
 {
     (void)state;
-    order_matches_memory("lifo");
+    order_matches_memory("lifo", 1500, 60, 7);
+    order_matches_memory("lifo", 1200, 75, 2); /* grows past the head buffer */
+    order_matches_memory("lifo", 1200, 75, 1);
 }
 
 static void test_order_fifo(void **state)
 {
     (void)state;
-    order_matches_memory("fifo");
+    order_matches_memory("fifo", 1500, 60, 7);
+    order_matches_memory("fifo", 1200, 75, 2);
+    order_matches_memory("fifo", 1200, 75, 1);
 }
 
 /* next() reads the first entry of an index: no scan, no sort. */
@@ -494,6 +528,45 @@ static void test_persist_and_leases(void **state)
     sched_free(job, "finished");
     env_close(&e);
     rm_rf(tmpdir("persist"));
+    SILK_ASSERT_CLEAN();
+}
+
+
+/* The persistent dupefilter through every path: cache off, a tiny Bloom
+ * filter (nearly every lookup is a false positive that reads the seen
+ * table), generations of 16 fingerprints frozen and merged many times, and
+ * the log reloaded by the next run. */
+static void test_dupefilter_generations(void **state)
+{
+    (void)state;
+    static const char *const blooms[] = { "0.0001", "0", "1" };
+    for (size_t b = 0; b < 3; b++) {
+        const char *dir = tmpdir("dupes");
+        rm_rf(dir);
+        silk_settings *s = silk_settings_new();
+        silk_settings_set(s, "JOBDIR_SEEN_BATCH", "16", SILK_PRIO_CMDLINE);
+        silk_settings_set(s, "JOBDIR_BLOOM_MB", blooms[b], SILK_PRIO_CMDLINE);
+        silk_settings_set(s, "JOBDIR_DUPEFILTER_CACHE", b == 2 ? "64" : "0", SILK_PRIO_CMDLINE);
+        silk_settings_set(s, "JOBDIR_COMMIT_REQUESTS", "7", SILK_PRIO_CMDLINE);
+        silk_scheduler *job = NULL;
+        for (int run = 0; run < 3; run++) {
+            assert_int_equal(silk_jobdir_open(dir, s, NULL, NULL, NULL, &job), 0);
+            for (int i = 0; i < 300 * (run + 1); i++) {
+                char url[64];
+                snprintf(url, sizeof url, "http://example.com/%d", i);
+                /* the first 300 * run were seen by earlier runs */
+                assert_int_equal(enqueue(job, url, 0), i < 300 * run ? SILK_FILTERED : 0);
+                assert_int_equal(enqueue(job, url, 0), SILK_FILTERED);
+            }
+            silk_jobdir_info info;
+            assert_int_equal(silk_jobdir_get_info(job, &info), 0);
+            assert_true(info.merges > 0);
+            assert_true(info.pending_fingerprints <= 32);
+            sched_free(job, "shutdown");
+        }
+        silk_settings_free(s);
+        rm_rf(dir);
+    }
     SILK_ASSERT_CLEAN();
 }
 
@@ -1141,6 +1214,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_order_fifo),
         cmocka_unit_test(test_next_uses_index),
         cmocka_unit_test(test_persist_and_leases),
+        cmocka_unit_test(test_dupefilter_generations),
         cmocka_unit_test(test_unserializable),
         cmocka_unit_test(test_bad_dirs),
         cmocka_unit_test(test_disk_full),

@@ -78,10 +78,19 @@ typedef struct silk_jobdir_info {
     size_t queued;         /* requests waiting in the database */
     size_t leased;         /* requests given out and not done yet */
     size_t memory;         /* unserialisable requests waiting in memory */
-    size_t cache_entries;  /* dupefilter cache slots in use */
-    size_t cache_bytes;    /* bytes the dupefilter cache holds (its bound) */
+    size_t head;           /* queued requests held in the head buffer */
+    /* the dupefilter's memory, all of it fixed at open */
+    size_t cache_entries;  /* recent-fingerprint cache slots in use */
+    size_t cache_bytes;    /* its size (JOBDIR_DUPEFILTER_CACHE * 20) */
     uint64_t cache_hits;   /* duplicates answered by the cache */
     uint64_t cache_lookups;
+    size_t bloom_bytes;    /* the Bloom filter (JOBDIR_BLOOM_MB) */
+    uint64_t bloom_positives; /* lookups the Bloom filter could not answer */
+    uint64_t db_lookups;   /* of which read the seen table */
+    size_t pending_fingerprints; /* logged, not merged into the seen B-tree yet */
+    size_t pending_bytes;  /* the pending set's size (JOBDIR_SEEN_BATCH) */
+    uint64_t merges;       /* sorted merges of the pending set */
+    double merge_seconds;  /* time they took, commits included */
     uint64_t commits;      /* transactions committed */
     bool resumed;          /* the database held a crawl when opened */
     int error;             /* the sticky database error, or 0 */
