@@ -406,6 +406,9 @@ static int prepare_text(const char *text, size_t len, const char **p, size_t *n,
     }
     silk_buf out = SILK_BUF_INIT;
     silk_buf_reserve(&out, tn);
+    /* reserve does not terminate: a text of only NULs keeps no byte, and
+     * strlen below must still find one (found by tests/fuzz/fuzz_selector) */
+    silk_buf_append(&out, "", 0);
     size_t i = 0;
     while (i < tn) {
         unsigned char c = (unsigned char)t[i];
