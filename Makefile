@@ -11,7 +11,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libcurl4-openssl-dev libxml2-dev
                libevent-dev libsqlite3-dev libcmocka-dev libssl-dev libpcre2-dev libidn-dev \
                zlib1g-dev
 
-.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader fuzz bench-selectors
+.PHONY: all deps build test demo install clean vectors bench-deps bench-crawl bench-trackref bench-downloader fuzz bench-selectors bench-queue
 
 all: build
 
@@ -92,6 +92,13 @@ bench-selectors: deps bench-deps
 	  bench/selector_bench.c $(SELBENCH_BUILD)/libsilk.a \
 	  $$(pkg-config --libs $$(sed -n 's/^pkg_check_modules([A-Z0-9_]* REQUIRED IMPORTED_TARGET \([^ )]*\)).*/\1/p' CMakeLists.txt | grep -v cmocka)) -lm -lpthread
 	/usr/bin/python3 bench/parsel_bench.py $(SELBENCH_BUILD)/selector_bench
+
+# the scheduler queues: 1,000,000 requests through silk's SQLite job queue
+# and memory queue and Scrapy's JOBDIR disk queue and memory queue, in one
+# run (N, SIZES: see bench/run_queue.sh; docs/performance.md)
+QUEUEBENCH_BUILD ?= build-bench-queue
+bench-queue: deps bench-deps
+	BUILD=$(QUEUEBENCH_BUILD) bench/run_queue.sh
 
 # libFuzzer targets (clang, ASan+UBSan): the CSS translator and the selector
 # entry points, each for FUZZ_SECONDS from the seeds in tests/fuzz/corpus/

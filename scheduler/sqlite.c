@@ -141,7 +141,7 @@ typedef struct jobsched {
     int64_t ops, commit_requests;
     uint64_t commits;
     int64_t last_id;
-    bool fifo, debug, dup_logged, unser_warned, state_warned;
+    bool fifo, debug, dup_logged, unser_warned, state_warned, sync_off;
     size_t queued; /* rows in state 0 that are not leased */
     silk_scheduler *mem; /* requests that cannot be stored */
     /* the head buffer: sorted by (prio, ord) ascending, so head[nhead-1]
@@ -814,6 +814,7 @@ typedef struct ckpt {
     bool stop, kick;
     char *path;
     int wal_pages;
+    bool sync_off; /* JOBDIR_SYNC=off: the checkpoints do not fsync either */
 } ckpt;
 
 static void *ckpt_main(void *arg)
@@ -825,7 +826,9 @@ static void *ckpt_main(void *arg)
         db = NULL;
     }
     if (db)
-        sqlite3_exec(db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
+        sqlite3_exec(db, c->sync_off ? "PRAGMA cache_size = -256; PRAGMA synchronous = OFF"
+                                     : "PRAGMA cache_size = -256; PRAGMA synchronous = NORMAL",
+                     NULL, NULL, NULL);
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
         if (!c->kick) {
@@ -882,7 +885,7 @@ static void ckpt_stop(jobsched *j)
 
 /* Starts the thread; without threads (or when it cannot start) SQLite's
  * own checkpoints on commit stay on. */
-static int ckpt_start(jobsched *j, int64_t wal_pages)
+static int ckpt_start(jobsched *j, int64_t wal_pages, bool sync_off)
 {
     if (!sqlite3_threadsafe() || wal_pages <= 0)
         return 0;
@@ -892,6 +895,7 @@ static int ckpt_start(jobsched *j, int64_t wal_pages)
         return SILK_ENOMEM;
     }
     c->wal_pages = (int)(wal_pages > 1 << 30 ? 1 << 30 : wal_pages);
+    c->sync_off = sync_off;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->tid, NULL, ckpt_main, c) != 0) {
@@ -1443,8 +1447,8 @@ static int open_db(jobsched *j, silk_settings *settings)
     int rc;
     int64_t n = 0;
     const char *sync = settings ? silk_settings_str(settings, "JOBDIR_SYNC", "normal") : "normal";
-    if (!sync || (strcasecmp(sync, "normal") && strcasecmp(sync, "full")))
-        return silk_error(SILK_EINVAL, "setting JOBDIR_SYNC: expected 'normal' or 'full', got '%s'",
+    if (!sync || (strcasecmp(sync, "normal") && strcasecmp(sync, "full") && strcasecmp(sync, "off")))
+        return silk_error(SILK_EINVAL, "setting JOBDIR_SYNC: expected 'normal', 'full' or 'off', got '%s'",
                           sync ? sync : "null");
     if ((rc = check_header(j->dir, j->dbpath)))
         return rc;
@@ -1485,7 +1489,8 @@ static int open_db(jobsched *j, silk_settings *settings)
     char pragmas[256];
     int64_t cache_mb = settings ? silk_settings_int(settings, "JOBDIR_CACHE_MB", 16) : 16;
     snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = %lld;",
-             strcasecmp(sync, "full") == 0 ? "FULL" : "NORMAL", (long long)(cache_mb > 0 ? -cache_mb * 1024 : -2048));
+             strcasecmp(sync, "full") == 0 ? "FULL" : strcasecmp(sync, "off") == 0 ? "OFF" : "NORMAL", (long long)(cache_mb > 0 ? -cache_mb * 1024 : -2048));
+    j->sync_off = strcasecmp(sync, "off") == 0;
     if ((rc = exec(j, pragmas, "cannot configure the job database")))
         return db_error_hint(j, rc);
     char mode[16] = "";
@@ -1664,7 +1669,8 @@ static int job_open(const char *dir, silk_settings *settings, silk_stats *stats,
         j->bloom_mask = bytes / 64 - 1;
     }
     if ((rc = take_lock(j)) || (rc = open_db(j, settings)) || (rc = load_fingerprints(j)) ||
-        (rc = ckpt_start(j, settings ? silk_settings_int(settings, "JOBDIR_CHECKPOINT_PAGES", 1000) : 1000)))
+        (rc = ckpt_start(j, settings ? silk_settings_int(settings, "JOBDIR_CHECKPOINT_PAGES", 1000) : 1000,
+                         j->sync_off)))
         goto err;
     if ((rc = load_state(j)))
         goto err;
