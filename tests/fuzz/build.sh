@@ -13,11 +13,15 @@ flags="-g -O1 -std=gnu11 -fno-omit-frame-pointer -fsanitize=address,undefined
 libs="$(pkg-config --libs libxml-2.0 libpcre2-8 libidn libcurl) -lm -lpthread"
 # the selector path: trackref (alloc, values, objects) and selectors; http for
 # the URL helpers the selectors use
+# newest header: an object older than it is rebuilt too
+shopt -s nullglob
+newest_h=$(ls -t "$root"/include/silk/*.h "$root"/trackref/*.h "$root"/selectors/*.h "$root"/http/*.h \
+           2>/dev/null | head -1)
 objs=()
 for src in "$root"/trackref/*.c "$root"/selectors/*.c "$root"/http/url*.c; do
   [ -e "$src" ] || continue
   o="$out/obj/$(basename "$(dirname "$src")")_$(basename "${src%.c}").o"
-  if [ ! -e "$o" ] || [ "$src" -nt "$o" ]; then
+  if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
     # shellcheck disable=SC2086
     $CC $flags -fsanitize=fuzzer-no-link -c "$src" -o "$o"
   fi
