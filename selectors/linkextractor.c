@@ -48,79 +48,6 @@ struct silk_regex {
     char *pattern;
 };
 
-static bool is_hex(int c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* Rewrites what Python and PCRE2 spell differently (as selectors/regex.c
- * does for re()): \Z, \uXXXX, \UXXXXXXXX, {,n}, a ']' first in a class. */
-static int translate(const char *pat, silk_buf *out)
-{
-    size_t n = strlen(pat);
-    bool in_class = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = pat[i];
-        if (c == '\\' && i + 1 < n) {
-            char d = pat[i + 1];
-            if (d == 'Z' && !in_class) {
-                silk_buf_puts(out, "\\z");
-                i++;
-                continue;
-            }
-            if (d == 'u' || d == 'U') {
-                size_t want = d == 'u' ? 4 : 8;
-                if (i + 2 + want > n)
-                    return silk_error(SILK_ESYNTAX, "bad escape \\%c at position %zu", d, i);
-                for (size_t k = 0; k < want; k++)
-                    if (!is_hex((unsigned char)pat[i + 2 + k]))
-                        return silk_error(SILK_ESYNTAX, "bad escape \\%c at position %zu", d, i);
-                silk_buf_puts(out, "\\x{");
-                silk_buf_append(out, pat + i + 2, want);
-                silk_buf_putc(out, '}');
-                i += 1 + want;
-                continue;
-            }
-            if (d == 'N')
-                return silk_error(SILK_ESYNTAX, "\\N{...} escapes are not supported");
-            silk_buf_putc(out, c);
-            silk_buf_putc(out, d);
-            i++;
-            continue;
-        }
-        if (in_class) {
-            if (c == ']')
-                in_class = false;
-            silk_buf_putc(out, c);
-            continue;
-        }
-        if (c == '[') {
-            in_class = true;
-            silk_buf_putc(out, c);
-            if (i + 1 < n && pat[i + 1] == '^') {
-                silk_buf_putc(out, '^');
-                i++;
-            }
-            if (i + 1 < n && pat[i + 1] == ']') {
-                silk_buf_putc(out, ']');
-                i++;
-            }
-            continue;
-        }
-        if (c == '{' && i + 1 < n && pat[i + 1] == ',') {
-            size_t k = i + 2;
-            while (k < n && pat[k] >= '0' && pat[k] <= '9')
-                k++;
-            if (k > i + 2 && k < n && pat[k] == '}') {
-                silk_buf_puts(out, "{0");
-                continue;
-            }
-        }
-        silk_buf_putc(out, c);
-    }
-    return out->err ? silk_error(SILK_ENOMEM, "out of memory") : 0;
-}
-
 int silk_regex_new(const char *pattern, silk_regex **out)
 {
     silk_buf t = SILK_BUF_INIT;
@@ -136,7 +63,7 @@ int silk_regex_new(const char *pattern, silk_regex **out)
         return silk_error(SILK_ELIMIT, "regular expression longer than %d bytes", RE_MAX_PATTERN);
     if (silk__utf8_valid_prefix(pattern, strlen(pattern)) != strlen(pattern))
         return silk_error(SILK_EENCODING, "regular expression is not valid UTF-8");
-    if ((rc = translate(pattern, &t)))
+    if ((rc = silk__regex_translate(pattern, &t)))
         goto err;
     re = silk_calloc(1, sizeof *re);
     if (!re || !(re->pattern = silk_strdup(pattern))) {

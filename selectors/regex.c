@@ -50,8 +50,9 @@ static bool is_hex(int c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Rewrites what Python and PCRE2 spell differently. */
-static int translate(const char *pat, silk_buf *out)
+/* Rewrites what Python and PCRE2 spell differently (also used by the link
+ * extractor's allow/deny patterns). */
+int silk__regex_translate(const char *pat, silk_buf *out)
 {
     size_t n = strlen(pat);
     bool in_class = false;
@@ -125,7 +126,7 @@ static int compile_rx(const char *pattern, bool caseless, rx **out)
     if (strlen(pattern) > RE_MAX_PATTERN)
         return silk_error(SILK_ELIMIT, "regular expression longer than %d bytes", RE_MAX_PATTERN);
     silk_buf t = SILK_BUF_INIT;
-    int rc = translate(pattern, &t);
+    int rc = silk__regex_translate(pattern, &t);
     if (rc) {
         silk_buf_free(&t);
         return rc;

@@ -66,6 +66,10 @@ void silk__keep_orphan(struct _xmlXPathContext *xctx, struct _xmlNode *n);
  * (lxml's _ProcessingInstruction.attrib). 0 or a SILK_E* code. */
 int silk__pi_attrib(const char *text, silk_value *dict);
 
+/* Python `re` syntax -> PCRE2 (\\Z, \\uXXXX, \\UXXXXXXXX, {,n}, a ']' first in a
+ * class), appended to out. 0 or a SILK_E* code. */
+int silk__regex_translate(const char *pat, silk_buf *out);
+
 /* Records an error on a convenience call's arena (first one wins). */
 void silk__arena_note_error(silk_arena *a, int rc);
 
