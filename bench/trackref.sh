@@ -71,10 +71,11 @@ fn_delta=$(awk '{print $1 - $2}' "$tmp/fn" | median)
 
 ir_on=$(median <"$tmp/ir.on"); ir_off=$(median <"$tmp/ir.off")
 wall_on=$(median <"$tmp/wall.on"); wall_off=$(median <"$tmp/wall.off")
+wmin_on=$(sort -n "$tmp/wall.on" | head -1); wmin_off=$(sort -n "$tmp/wall.off" | head -1)
 echo "instructions (callgrind, median of $RUNS): on $ir_on, off $ir_off"
 echo "  runs on:  $(tr '\n' ' ' <"$tmp/ir.on")"
 echo "  runs off: $(tr '\n' ' ' <"$tmp/ir.off")"
-echo "wall seconds (median of $((RUNS * 3))): on $wall_on, off $wall_off"
+echo "wall seconds (median of $((RUNS * 3))): on $wall_on, off $wall_off; fastest: on $wmin_on, off $wmin_off"
 echo "instructions in object creation/release and the clock, on minus off (median): $fn_delta"
 awk -v a="$ir_on" -v b="$ir_off" -v c="$wall_on" -v d="$wall_off" -v f="$fn_delta" 'BEGIN {
   printf "trackref overhead: %+.2f%% instructions in total, %+.3f%% attributable to the bookkeeping, %+.1f%% wall time\n",
