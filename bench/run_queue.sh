@@ -58,8 +58,8 @@ for name in ("silk-sqlite", "silk-memory", "scrapy-disk", "scrapy-memory"):
     print(f"{name:<15}{r['enqueue_per_s']:>10}{r['dequeue_per_s']:>11}{r['pairs_per_s']:>10}{cpu:>13.0f}"
           f"{r['peak_rss_kb'] / 1024:>13.1f}{r['rss_per_queued_b']:>10.0f}"
           f"{r['rss_per_queued_b'] - r['url_avg_b']:>8.0f}")
-print("(pairs/s: enqueue + dequeue calls only, wall clock; pairs/s CPU: from the process's CPU time,"
-      " request making left out)")
+print("(pairs/s: enqueue + dequeue calls only, wall clock; pairs/s CPU: from the calling thread's CPU"
+      " time (silk) or the process's (Scrapy), request making left out)")
 s, m, sd, sm = (q.get(k) for k in ("silk-sqlite", "silk-memory", "scrapy-disk", "scrapy-memory"))
 if s and sd:
     print(f"silk sqlite / scrapy disk: {s['pairs_per_s'] / sd['pairs_per_s']:.1f}x pairs/s, "
@@ -80,7 +80,8 @@ for r in rows:
     if "breakdown" in r:
         print("memory queue, per request:", {k: v for k, v in r.items() if k != "breakdown"})
     if "popscale" in r:
-        print(f"next()+done()+enqueue() with {r['popscale']:>9} queued: {r['step_us']:.2f} us (RSS {r['rss_kb'] / 1024:.0f} MB)")
+        print(f"with {r['popscale']:>9} queued: next()+done() {r['next_done_us']:.2f} us, enqueue() "
+              f"{r['enqueue_us']:.2f} us (RSS {r['rss_kb'] / 1024:.0f} MB)")
     if "dups" in r:
         print(f"dupefilter: {r['filtered']} of {r['dups']} duplicates filtered at {r['filter_per_s']}/s; cache "
               f"{r['cache_hits']} hits of {r['cache_lookups']}, {r['cache_bytes'] / 2**20:.0f} MB; RSS "

@@ -51,6 +51,7 @@
 #define HEAD_REFILL 256    /* rows one refill reads */
 #define HEAD_INLINE 4096   /* rows bigger than this are read again at next() */
 #define BLOOM_K 7
+#define LEASE_ID_SLOTS 65536
 
 enum {
     ST_BEGIN,
@@ -88,7 +89,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LEASE_DEL] = "DELETE FROM leases WHERE id = ?1",
     [ST_SEEN_GET] = "SELECT 1 FROM seen WHERE fp = ?1",
     [ST_SEEN_ADD] = "INSERT OR IGNORE INTO seen(fp) VALUES(?1)",
-    [ST_SEEN_LOG] = "INSERT INTO seen_log(fp) VALUES(?1)",
+    [ST_SEEN_LOG] = "INSERT INTO seen_log(fps) VALUES(?1)",
     [ST_SEEN_LOG_TRIM] = "DELETE FROM seen_log WHERE id <= ?1",
     [ST_START_SEEN] = "INSERT OR IGNORE INTO start_seen(fp) VALUES(?1)",
     [ST_STATE] = "INSERT OR REPLACE INTO spider_state(id, state, saved) VALUES(1, ?1, ?2)",
@@ -110,11 +111,14 @@ static const char schema_sql[] =
     "CREATE INDEX requests_next ON requests(priority DESC, ord DESC) WHERE state = 0;"
     "CREATE TABLE leases(id INTEGER PRIMARY KEY);"
     "CREATE TABLE seen(fp BLOB PRIMARY KEY) WITHOUT ROWID;"
-    "CREATE TABLE seen_log(id INTEGER PRIMARY KEY, fp BLOB NOT NULL);"
+    "CREATE TABLE seen_log(id INTEGER PRIMARY KEY, fps BLOB NOT NULL);"
     "CREATE TABLE start_seen(fp BLOB PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE spider_state(id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL, saved REAL);"
     "CREATE VIEW pending AS SELECT * FROM requests WHERE state = 0 ORDER BY priority DESC, ord DESC;"
-    "CREATE VIEW fingerprints AS SELECT fp FROM seen UNION ALL SELECT fp FROM seen_log;";
+    "CREATE VIEW fingerprints AS WITH RECURSIVE split(rest, fp) AS ("
+    " SELECT fps, NULL FROM seen_log"
+    " UNION ALL SELECT substr(rest, 21), substr(rest, 1, 20) FROM split WHERE length(rest) > 0)"
+    " SELECT fp FROM seen UNION ALL SELECT fp FROM split WHERE fp IS NOT NULL;";
 
 typedef struct lease {
     silk_request *req; /* a reference, so the pointer cannot be reused */
@@ -164,7 +168,7 @@ typedef struct jobsched {
      * a few keys at a time, in key order, as new ones arrive */
     uint8_t *pend;       /* pend_cap * 20 */
     uint32_t *pend_idx;  /* 2 * pend_cap slots: index + 1, 0 = empty */
-    size_t npend, pend_cap;
+    size_t npend, pend_cap, pend_logged; /* pend[0, pend_logged) are in seen_log */
     uint8_t *frozen;     /* pend_cap * 20, sorted */
     size_t nfrozen, frozen_done;
     int64_t frozen_last_log, log_last;
@@ -175,6 +179,7 @@ typedef struct jobsched {
     /* leases of requests given out, by pointer (open addressing) */
     lease *leases;
     size_t lcap, lcount, lwritten;
+    uint16_t *lease_ids; /* LEASE_ID_SLOTS counters of leased ids: 0 = none there */
     silk_spider *spider;   /* borrowed */
     silk_crawler *crawler; /* borrowed; may be NULL */
     struct event *timer;
@@ -286,6 +291,8 @@ static int write_leases(jobsched *j)
     return 0;
 }
 
+static int log_fingerprints(jobsched *j);
+
 static int commit(jobsched *j)
 {
     int rc;
@@ -296,7 +303,7 @@ static int commit(jobsched *j)
         return rc;
     if (!j->in_txn)
         return 0;
-    if ((rc = write_leases(j)) || (rc = run(j, ST_COMMIT, "cannot commit")))
+    if ((rc = write_leases(j)) || (rc = log_fingerprints(j)) || (rc = run(j, ST_COMMIT, "cannot commit")))
         return rc;
     j->in_txn = false;
     j->ops = 0;
@@ -437,6 +444,7 @@ static int lease_add(jobsched *j, silk_request *req, int64_t id)
         k = (k + 1) & (j->lcap - 1);
     j->leases[k] = (lease){ silk_ref(req), id, false };
     j->lcount++;
+    j->lease_ids[(uint64_t)id % LEASE_ID_SLOTS]++;
     return 0;
 }
 
@@ -454,6 +462,7 @@ static bool lease_take(jobsched *j, const silk_request *req, lease *out)
     *out = j->leases[k];
     j->leases[k].req = NULL;
     j->lcount--;
+    j->lease_ids[(uint64_t)out->id % LEASE_ID_SLOTS]--;
     for (size_t hole = k, i = (k + 1) & mask; j->leases[i].req; i = (i + 1) & mask) {
         size_t home = lease_slot(j->leases[i].req, mask);
         /* move i into the hole unless its home lies cyclically in (hole, i] */
@@ -467,11 +476,11 @@ static bool lease_take(jobsched *j, const silk_request *req, lease *out)
     return true;
 }
 
-/* true when row id is given out (a linear scan: leases are the requests in
- * flight, and this runs only while refilling the head) */
+/* true when row id is given out. The counters answer "no" at once for
+ * nearly every row; a "maybe" scans the leases (the requests in flight). */
 static bool leased_id(const jobsched *j, int64_t id)
 {
-    if (!j->lcount)
+    if (!j->lcount || !j->lease_ids[(uint64_t)id % LEASE_ID_SLOTS])
         return false;
     for (size_t i = 0; i < j->lcap; i++)
         if (j->leases[i].req && j->leases[i].id == id)
@@ -588,12 +597,33 @@ static int merge_some(jobsched *j, size_t n)
     return 0;
 }
 
+/* The fingerprints recorded since the last commit go into the log as one
+ * row (their concatenation), in the transaction that queues their
+ * requests: one write per commit instead of one per request. */
+static int log_fingerprints(jobsched *j)
+{
+    if (j->pend_logged >= j->npend)
+        return 0;
+    int rc = begin(j);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(j->st[ST_SEEN_LOG], 1, j->pend + j->pend_logged * FP, (int)((j->npend - j->pend_logged) * FP),
+                      SQLITE_STATIC);
+    if ((rc = run(j, ST_SEEN_LOG, "cannot record fingerprints")))
+        return rc;
+    j->log_last = sqlite3_last_insert_rowid(j->db);
+    j->pend_logged = j->npend;
+    return 0;
+}
+
 /* The current generation becomes the frozen one (sorted); a new one
  * starts. */
 static int freeze(jobsched *j)
 {
     int rc;
     if (j->nfrozen && (rc = merge_some(j, SIZE_MAX))) /* not drained in time: finish it now */
+        return rc;
+    if ((rc = log_fingerprints(j)))
         return rc;
     qsort(j->pend, j->npend, FP, cmp_fp);
     uint8_t *t = j->frozen;
@@ -602,22 +632,21 @@ static int freeze(jobsched *j)
     j->nfrozen = j->npend;
     j->frozen_done = 0;
     j->frozen_last_log = j->log_last;
-    j->npend = 0;
+    j->npend = j->pend_logged = 0;
     memset(j->pend_idx, 0, 2 * j->pend_cap * sizeof *j->pend_idx);
     return 0;
 }
 
-/* Records a new fingerprint: Bloom filter, current generation, log row;
- * and merges two frozen keys, so the frozen generation is gone before the
- * current one fills. */
+/* Records a new fingerprint: Bloom filter, current generation (logged at
+ * the next commit); and merges two frozen keys, so the frozen generation
+ * is gone before the current one fills. */
 static int fp_record(jobsched *j, const uint8_t fp[FP])
 {
     int rc;
     if (j->npend >= j->pend_cap && (rc = freeze(j)))
         return rc;
-    if ((rc = begin(j)) || (rc = run_fp(j, ST_SEEN_LOG, fp, "cannot record a fingerprint")))
+    if ((rc = begin(j)))
         return rc;
-    j->log_last = sqlite3_last_insert_rowid(j->db);
     bloom_add(j, fp);
     pend_add(j, fp);
     if ((rc = merge_some(j, 2)))
@@ -821,7 +850,7 @@ static void *ckpt_main(void *arg)
 {
     ckpt *c = arg;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         db = NULL;
     }
@@ -1177,6 +1206,7 @@ static void js_free(silk_scheduler *s)
     for (size_t i = 0; i < j->lcap; i++)
         silk_unref(j->leases[i].req);
     silk_free(j->leases);
+    silk_free(j->lease_ids);
     if (j->head)
         head_clear(j);
     silk_free(j->head);
@@ -1452,7 +1482,10 @@ static int open_db(jobsched *j, silk_settings *settings)
                           sync ? sync : "null");
     if ((rc = check_header(j->dir, j->dbpath)))
         return rc;
-    int s = sqlite3_open_v2(j->dbpath, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* NOMUTEX: the connection belongs to the loop thread alone (the
+     * checkpointer has its own), so SQLite's per-call mutex is waste */
+    int s = sqlite3_open_v2(j->dbpath, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL);
     if (s != SQLITE_OK)
         return silk_error(SILK_EDB, "JOBDIR '%s': cannot open %s: %s", j->dir, j->dbpath,
                           j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(s));
@@ -1550,35 +1583,59 @@ static int open_db(jobsched *j, silk_settings *settings)
  * generation (JOBDIR_SEEN_BATCH was lowered) is merged at once. */
 static int load_fingerprints(jobsched *j)
 {
+    int rc = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(j->db, "SELECT fp FROM seen", -1, &st, NULL) != SQLITE_OK)
+        return db_error_hint(j, silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir,
+                                           sqlite3_errmsg(j->db)));
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint8_t *fp = sqlite3_column_blob(st, 0);
+        if (fp && sqlite3_column_bytes(st, 0) == FP)
+            bloom_add(j, fp);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return db_error_hint(j, silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir,
+                                           sqlite3_errmsg(j->db)));
+    /* the log: back into the current generation, or, when it holds more
+     * than one generation (JOBDIR_SEEN_BATCH was lowered), into seen now */
     int64_t logged = 0;
-    int rc = query_int(j, "SELECT count(*) FROM seen_log", &logged, "cannot read the fingerprints");
-    if (!rc && (size_t)logged > j->pend_cap) {
-        rc = exec(j, "BEGIN IMMEDIATE; INSERT OR IGNORE INTO seen SELECT fp FROM seen_log ORDER BY fp; "
-                     "DELETE FROM seen_log; COMMIT;", "cannot merge the fingerprints");
+    if ((rc = query_int(j, "SELECT coalesce(sum(length(fps)), 0) / 20 FROM seen_log", &logged,
+                        "cannot read the fingerprints")) ||
+        (rc = query_int(j, "SELECT coalesce(max(id), 0) FROM seen_log", &j->log_last, "cannot read the fingerprints")))
+        return db_error_hint(j, rc);
+    bool merge_now = (size_t)logged > j->pend_cap;
+    if (merge_now && (rc = exec(j, "BEGIN IMMEDIATE", "cannot merge the fingerprints")))
+        return db_error_hint(j, rc);
+    if (sqlite3_prepare_v2(j->db, "SELECT fps FROM seen_log ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return db_error_hint(j, silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir,
+                                           sqlite3_errmsg(j->db)));
+    while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint8_t *fps = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0) / FP;
+        for (size_t i = 0; i < n && !rc; i++) {
+            bloom_add(j, fps + i * FP);
+            if (!merge_now)
+                pend_add(j, fps + i * FP);
+            else if (sqlite3_bind_blob(j->st[ST_SEEN_ADD], 1, fps + i * FP, FP, SQLITE_STATIC) != SQLITE_OK ||
+                     sqlite3_step(j->st[ST_SEEN_ADD]) != SQLITE_DONE)
+                rc = silk_error(SILK_EDB, "JOBDIR '%s': cannot merge the fingerprints: %s", j->dir,
+                                sqlite3_errmsg(j->db));
+            if (merge_now)
+                sqlite3_reset(j->st[ST_SEEN_ADD]);
+        }
+    }
+    if (!rc && s != SQLITE_DONE)
+        rc = silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir, sqlite3_errmsg(j->db));
+    sqlite3_finalize(st);
+    if (merge_now) {
+        if (!rc)
+            rc = exec(j, "DELETE FROM seen_log; COMMIT", "cannot merge the fingerprints");
         if (rc)
             sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
     }
-    if (!rc)
-        rc = query_int(j, "SELECT max(id) FROM seen_log", &j->log_last, "cannot read the fingerprints");
-    static const char *const sql[2] = { "SELECT fp FROM seen", "SELECT fp FROM seen_log ORDER BY id" };
-    for (int t = 0; t < 2 && !rc; t++) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(j->db, sql[t], -1, &st, NULL) != SQLITE_OK)
-            return db_error_hint(j, silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir,
-                                               sqlite3_errmsg(j->db)));
-        int s;
-        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-            const uint8_t *fp = sqlite3_column_blob(st, 0);
-            if (!fp || sqlite3_column_bytes(st, 0) != FP)
-                continue;
-            bloom_add(j, fp);
-            if (t == 1 && j->npend < j->pend_cap)
-                pend_add(j, fp);
-        }
-        if (s != SQLITE_DONE)
-            rc = silk_error(SILK_EDB, "JOBDIR '%s': cannot read the fingerprints: %s", j->dir, sqlite3_errmsg(j->db));
-        sqlite3_finalize(st);
-    }
+    j->pend_logged = j->npend;
     return rc ? db_error_hint(j, rc) : 0;
 }
 
@@ -1649,6 +1706,7 @@ static int job_open(const char *dir, silk_settings *settings, silk_stats *stats,
     }
     /* memory first: everything after this may write */
     if (!(j->head = silk_calloc(HEAD_MAX, sizeof *j->head)) || !(j->pend = silk_calloc((size_t)batch, FP)) ||
+        !(j->lease_ids = silk_calloc(LEASE_ID_SLOTS, sizeof *j->lease_ids)) ||
         !(j->frozen = silk_calloc((size_t)batch, FP)) ||
         !(j->pend_idx = silk_calloc(2 * (size_t)batch, sizeof *j->pend_idx))) {
         rc = SILK_ENOMEM;

@@ -567,6 +567,52 @@ static void test_dupefilter_generations(void **state)
         silk_settings_free(s);
         rm_rf(dir);
     }
+
+    /* a log longer than one generation at open (the batch was lowered) is
+     * merged at once; the fingerprints view shows every fingerprint */
+    const char *dir = tmpdir("dupes2");
+    rm_rf(dir);
+    silk_settings *s = silk_settings_new();
+    silk_settings_set(s, "JOBDIR_SEEN_BATCH", "4096", SILK_PRIO_CMDLINE);
+    silk_scheduler *job = NULL;
+    assert_int_equal(silk_jobdir_open(dir, s, NULL, NULL, NULL, &job), 0);
+    for (int i = 0; i < 900; i++) {
+        char url[64];
+        snprintf(url, sizeof url, "http://example.com/%d", i);
+        assert_int_equal(enqueue(job, url, 0), 0);
+    }
+    sched_free(job, "shutdown");
+    char path[300];
+    snprintf(path, sizeof path, "%s/silk.sqlite", dir);
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3 *h = NULL;
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*), count(DISTINCT fp), min(length(fp)) FROM "
+                                               "fingerprints", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(q, 0), 900);
+        assert_int_equal(sqlite3_column_int(q, 1), 900);
+        assert_int_equal(sqlite3_column_int(q, 2), 20);
+        sqlite3_finalize(q);
+        assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM seen", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(q, 0), pass == 0 ? 0 : 900); /* merged by the reopen */
+        sqlite3_finalize(q);
+        sqlite3_close(h);
+        if (pass)
+            break;
+        silk_settings_set(s, "JOBDIR_SEEN_BATCH", "16", SILK_PRIO_CMDLINE);
+        assert_int_equal(silk_jobdir_open(dir, s, NULL, NULL, NULL, &job), 0);
+        for (int i = 0; i < 900; i += 7) {
+            char url[64];
+            snprintf(url, sizeof url, "http://example.com/%d", i);
+            assert_int_equal(enqueue(job, url, 0), SILK_FILTERED);
+        }
+        sched_free(job, "shutdown");
+    }
+    silk_settings_free(s);
+    rm_rf(dir);
     SILK_ASSERT_CLEAN();
 }
 
