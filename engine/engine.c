@@ -23,6 +23,7 @@
 #include "silk/alloc.h"
 #include "silk/error.h"
 #include "silk/log.h"
+#include "silk/middlewares.h"
 #include "silk/silk.h"
 #include "silk/url.h"
 
@@ -731,10 +732,7 @@ static int open_crawler(silk_crawler *c)
     }
     /* Scrapy's DOWNLOADER_MIDDLEWARES_BASE (http/mw_*.c), each switched by
      * its own setting */
-    extern int silk_downloader_add_base_middlewares(silk_downloader * d, const silk_mw_env *env)
-        __attribute__((weak));
-    if (silk_downloader_add_base_middlewares &&
-        (rc = silk_downloader_add_base_middlewares(c->dl, &c->mwenv)))
+    if ((rc = silk_downloader_add_base_middlewares(c->dl, &c->mwenv)))
         return rc;
 
     /* spider middlewares, pipelines, extensions from the spider's file */

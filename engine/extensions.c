@@ -11,6 +11,8 @@
 #include "silk/alloc.h"
 #include "silk/engine.h"
 #include "silk/error.h"
+#include "silk/feeds.h"
+#include "silk/telnet.h"
 #include "silk/log.h"
 
 #define LOGGER "silk.extensions.memusage"
@@ -108,10 +110,7 @@ static void memusage_close(void *state)
 
 const silk_extension_def silk_memusage_extension = { "MemoryUsage", 0, memusage_open, memusage_close };
 
-/* Extensions of other modules, when they are linked in. */
-extern const silk_extension_def silk_feed_exporter __attribute__((weak));
-extern const silk_extension_def silk_telnet_extension __attribute__((weak));
-extern const silk_extension_def silk_leakcheck_extension __attribute__((weak));
+/* Strong references: a program linking libsilk.a gets these modules too. */
 
 /* Fills out (room for 8) with the default extensions; returns how many. */
 size_t silk__default_extensions(const silk_extension_def **out);
@@ -119,11 +118,8 @@ size_t silk__default_extensions(const silk_extension_def **out)
 {
     size_t n = 0;
     out[n++] = &silk_memusage_extension;
-    if (&silk_feed_exporter)
-        out[n++] = &silk_feed_exporter;
-    if (&silk_telnet_extension)
-        out[n++] = &silk_telnet_extension;
-    if (&silk_leakcheck_extension)
-        out[n++] = &silk_leakcheck_extension;
+    out[n++] = &silk_feed_exporter;
+    out[n++] = &silk_telnet_extension;
+    out[n++] = &silk_leakcheck_extension;
     return n;
 }
