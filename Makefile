@@ -46,6 +46,8 @@ test: deps
 	  grep -E 'tests passed, [0-9]+ tests failed' ctest.out || true; \
 	  exit $$rc
 	@if command -v clang >/dev/null; then $(MAKE) fuzz FUZZ_SECONDS=10; fi
+	@# the closing line, after the fuzzers' output
+	@grep -E 'tests passed, [0-9]+ tests failed' $(TEST_BUILD)/ctest.out
 
 demo: build
 	examples/demo.sh $(BUILD)
