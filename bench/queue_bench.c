@@ -173,11 +173,12 @@ static int run_pairs(const char *mode, long n, const char *dir)
            "\"pairs_per_s\": %.0f, \"pairs_per_s_with_making\": %.0f, \"make_us\": %.2f, \"rss_start_kb\": %ld, \"rss_open_kb\": %ld, \"rss_queued_kb\": %ld, "
            "\"peak_rss_kb\": %ld, \"rss_per_queued_b\": %.1f, \"url_avg_b\": %.1f, "
            "\"heap_per_queued_b\": %.1f, \"blocks_per_queued\": %.2f, \"merges\": %llu, \"merge_s\": %.2f, "
-           "\"commits\": %llu, \"cpu_enqueue_us\": %.2f, \"cpu_dequeue_us\": %.2f, \"wall_s\": %.1f}\n",
+           "\"commits\": %llu, \"rewinds\": %llu, \"rewind_s\": %.2f, \"cpu_enqueue_us\": %.2f, \"cpu_dequeue_us\": %.2f, \"wall_s\": %.1f}\n",
            mode, n, (double)n / enq, (double)n / deq, (double)n / (enq + deq), (double)n / (make + enq + deq),
            make / (double)n * 1e6, rss0, rss_open, rss_full,
            peak_kb(), per_req, url_avg, (double)heap_full / (double)n, (double)blocks_full / (double)n,
            (unsigned long long)info.merges, info.merge_seconds, (unsigned long long)info.commits,
+           (unsigned long long)info.rewinds, info.rewind_seconds,
            (c1 - c0) / (double)n * 1e6, (c2 - c1) / (double)n * 1e6, t2 - t0);
     silk_stats_free(st);
     return 0;
@@ -224,15 +225,17 @@ static int run_popscale(const char *dir, int argc, char **argv)
         /* steady state: one next+done and one enqueue per step, so the
          * queue keeps its size; pops land anywhere in the index */
         long steps = 200000;
-        double pop = 0, push = 0;
+        double pop = 0, push = 0, fin = 0;
         for (long i = 0; i < steps; i++) {
             double a = now();
             silk_request *r = s->ops->next(s);
             if (!r)
                 die("next: empty", SILK_EINVAL);
+            double a2 = now();
             s->ops->done(s, r);
             silk_unref(r);
             double b = now();
+            fin += b - a2;
             r = make_request(size + i);
             r->priority = (int)(i % 3) - 1;
             double c = now();
@@ -243,9 +246,12 @@ static int run_popscale(const char *dir, int argc, char **argv)
             pop += b - a;
             push += now() - c;
         }
-        printf("{\"popscale\": %ld, \"fill_s\": %.1f, \"next_done_us\": %.2f, \"enqueue_us\": %.2f, "
-               "\"rss_kb\": %ld}\n",
-               size, fill, pop / (double)steps * 1e6, push / (double)steps * 1e6, rss_kb());
+        silk_jobdir_info info;
+        silk_jobdir_get_info(s, &info);
+        printf("{\"popscale\": %ld, \"fill_s\": %.1f, \"next_done_us\": %.2f, \"done_us\": %.2f, "
+               "\"enqueue_us\": %.2f, \"rss_kb\": %ld, \"rewinds\": %llu, \"rewind_s\": %.2f}\n",
+               size, fill, pop / (double)steps * 1e6, fin / (double)steps * 1e6, push / (double)steps * 1e6, rss_kb(),
+               (unsigned long long)info.rewinds, info.rewind_seconds);
         fflush(stdout);
         s->ops->close(s, "shutdown");
         s->ops->free(s);

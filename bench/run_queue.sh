@@ -80,8 +80,9 @@ for r in rows:
     if "breakdown" in r:
         print("memory queue, per request:", {k: v for k, v in r.items() if k != "breakdown"})
     if "popscale" in r:
-        print(f"with {r['popscale']:>9} queued: next()+done() {r['next_done_us']:.2f} us, enqueue() "
-              f"{r['enqueue_us']:.2f} us (RSS {r['rss_kb'] / 1024:.0f} MB)")
+        print(f"with {r['popscale']:>9} queued: next() {r['next_done_us'] - r['done_us']:.2f} us, done() "
+              f"{r['done_us']:.2f} us, enqueue() {r['enqueue_us']:.2f} us (RSS {r['rss_kb'] / 1024:.0f} MB, "
+              f"{r['rewinds']} log rewinds, {r['rewind_s']:.2f} s)")
     if "dups" in r:
         print(f"dupefilter: {r['filtered']} of {r['dups']} duplicates filtered at {r['filter_per_s']}/s; cache "
               f"{r['cache_hits']} hits of {r['cache_lookups']}, {r['cache_bytes'] / 2**20:.0f} MB; RSS "

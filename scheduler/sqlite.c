@@ -176,6 +176,8 @@ typedef struct jobsched {
     double merge_seconds;
     /* the checkpointer thread */
     struct ckpt *ckpt;
+    uint64_t rewinds;
+    double rewind_seconds;
     /* leases of requests given out, by pointer (open addressing) */
     lease *leases;
     size_t lcap, lcount, lwritten;
@@ -292,6 +294,7 @@ static int write_leases(jobsched *j)
 }
 
 static int log_fingerprints(jobsched *j);
+static void wal_rewind(jobsched *j);
 
 static int commit(jobsched *j)
 {
@@ -308,6 +311,7 @@ static int commit(jobsched *j)
     j->in_txn = false;
     j->ops = 0;
     j->commits++;
+    wal_rewind(j);
     return 0;
 }
 
@@ -844,6 +848,8 @@ typedef struct ckpt {
     char *path;
     int wal_pages;
     bool sync_off; /* JOBDIR_SYNC=off: the checkpoints do not fsync either */
+    uint64_t passive;
+    int wal_frames; /* the log's length after the last commit */
 } ckpt;
 
 static void *ckpt_main(void *arg)
@@ -854,10 +860,11 @@ static void *ckpt_main(void *arg)
         sqlite3_close(db);
         db = NULL;
     }
-    if (db)
+    if (db) {
         sqlite3_exec(db, c->sync_off ? "PRAGMA cache_size = -256; PRAGMA synchronous = OFF"
                                      : "PRAGMA cache_size = -256; PRAGMA synchronous = NORMAL",
                      NULL, NULL, NULL);
+    }
     pthread_mutex_lock(&c->mu);
     while (!c->stop) {
         if (!c->kick) {
@@ -874,6 +881,7 @@ static void *ckpt_main(void *arg)
         if (db)
             sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&c->mu);
+        c->passive++;
     }
     pthread_mutex_unlock(&c->mu);
     sqlite3_close(db);
@@ -885,6 +893,7 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
     ckpt *c = arg;
     (void)db;
     (void)name;
+    c->wal_frames = pages; /* read by the loop thread, which runs this hook */
     if (pages >= c->wal_pages) {
         pthread_mutex_lock(&c->mu);
         c->kick = true;
@@ -937,6 +946,28 @@ static int ckpt_start(jobsched *j, int64_t wal_pages, bool sync_off)
     j->ckpt = c;
     sqlite3_wal_hook(j->db, on_wal, c); /* replaces the automatic checkpoints */
     return 0;
+}
+
+/* The checkpointer copies the log behind a writer that never pauses, one
+ * step behind it, and SQLite rewinds the log only once a checkpoint has
+ * caught up: left alone, the log grows for the whole crawl (and every page
+ * read searches a longer index). So when it has grown past 16 wake-ups'
+ * worth, the loop thread finishes the checkpoint itself, between two
+ * transactions: the few frames the thread has not copied yet and one fsync
+ * of the database file, then the next transaction starts the log from its
+ * beginning (journal_size_limit trims the file). */
+static void wal_rewind(jobsched *j)
+{
+    ckpt *c = j->ckpt;
+    if (!c || c->wal_frames < 16 * c->wal_pages)
+        return;
+    c->wal_frames = 0;
+    uint64_t t0 = silk_now_ns();
+    int rc = sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    j->rewinds++;
+    j->rewind_seconds += (double)(silk_now_ns() - t0) / 1e9;
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        silk_log(SILK_LOG_WARNING, LOGGER, "JOBDIR '%s': checkpoint: %s", j->dir, sqlite3_errmsg(j->db));
 }
 
 /* ---------- the scheduler ---------- */
@@ -1252,6 +1283,8 @@ int silk_jobdir_get_info(const silk_scheduler *s, silk_jobdir_info *info)
     info->cache_lookups = j->lookups;
     info->bloom_bytes = j->bloom ? (size_t)((j->bloom_mask + 1) * 64) : 0;
     info->merge_seconds = j->merge_seconds;
+    info->rewinds = j->rewinds;
+    info->rewind_seconds = j->rewind_seconds;
     info->bloom_positives = j->bloom_positives;
     info->db_lookups = j->db_lookups;
     info->pending_fingerprints = j->npend + j->nfrozen - j->frozen_done;
@@ -1490,7 +1523,8 @@ static int open_db(jobsched *j, silk_settings *settings)
         return silk_error(SILK_EDB, "JOBDIR '%s': cannot open %s: %s", j->dir, j->dbpath,
                           j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(s));
     sqlite3_extended_result_codes(j->db, 1);
-    sqlite3_busy_timeout(j->db, 2000);
+    /* readers never block a WAL writer; a checkpoint holds its lock briefly */
+    sqlite3_busy_timeout(j->db, 10000);
     /* reads only, until the file is known to be ours */
     int64_t app = 0;
     if ((rc = query_int(j, "PRAGMA application_id", &app, "cannot read the database header")))
@@ -1519,9 +1553,11 @@ static int open_db(jobsched *j, silk_settings *settings)
         return db_error_hint(j, rc);
 
     /* ours: now it may be written */
-    char pragmas[256];
+    char pragmas[320];
     int64_t cache_mb = settings ? silk_settings_int(settings, "JOBDIR_CACHE_MB", 16) : 16;
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = %lld;",
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = %lld; "
+             "PRAGMA journal_size_limit = 67108864;",
              strcasecmp(sync, "full") == 0 ? "FULL" : strcasecmp(sync, "off") == 0 ? "OFF" : "NORMAL", (long long)(cache_mb > 0 ? -cache_mb * 1024 : -2048));
     j->sync_off = strcasecmp(sync, "off") == 0;
     if ((rc = exec(j, pragmas, "cannot configure the job database")))

@@ -91,6 +91,8 @@ typedef struct silk_jobdir_info {
     size_t pending_bytes;  /* the pending set's size (JOBDIR_SEEN_BATCH) */
     uint64_t merges;       /* sorted merges of the pending set */
     double merge_seconds;  /* time they took, commits included */
+    uint64_t rewinds;      /* checkpoints the loop thread finished to rewind the log */
+    double rewind_seconds; /* time they took (the loop's only disk flushes) */
     uint64_t commits;      /* transactions committed */
     bool resumed;          /* the database held a crawl when opened */
     int error;             /* the sticky database error, or 0 */
