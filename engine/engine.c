@@ -571,10 +571,13 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         emit(c, SILK_SIG_REQUEST_REACHED_DOWNLOADER, &a);
-        if (silk_downloader_fetch(c->dl, req, on_fetched, c) == 0)
+        if (silk_downloader_fetch(c->dl, req, on_fetched, c) == 0) {
             c->inprogress++;
-        else
+        } else {
             silk_log(SILK_LOG_ERROR, LOGGER, "cannot fetch <%s %s>: %s", req->method, req->url, silk_last_error());
+            if (c->sched->ops->done) /* the lease ends: it will not come back */
+                c->sched->ops->done(c->sched, req);
+        }
         silk_unref(req);
     }
     if (c->state == CS_RUNNING && !c->paused && idle(c)) {
